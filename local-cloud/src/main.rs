@@ -1,0 +1,74 @@
+//! `local-cloud`: one local AWS endpoint for resetpw's tests and demo.
+//!
+//! Requests are routed by the service named in their SigV4 credential scope: the services this
+//! emulator implements itself (Lex V2, Amazon Connect) are answered here, everything else is
+//! forwarded unchanged to moto's server. Every call is recorded and can be inspected, and faults
+//! can be injected, through the control API under `/_localcloud/`.
+
+mod control;
+mod faults;
+mod forward;
+mod own;
+mod protocol;
+mod record;
+mod server;
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "local-cloud", version, about)]
+struct Args {
+    /// Address to listen on (loopback only by default).
+    #[arg(long, env = "LOCAL_CLOUD_BIND", default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Port of the single endpoint.
+    #[arg(long, env = "LOCAL_CLOUD_PORT", default_value_t = 4566)]
+    port: u16,
+    /// Base URL of moto's server, where every request for a service not implemented here goes.
+    #[arg(
+        long,
+        env = "LOCAL_CLOUD_MOTO_URL",
+        default_value = "http://127.0.0.1:4567"
+    )]
+    moto_url: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("local-cloud: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("local-cloud: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let addr = SocketAddr::new(args.bind, args.port);
+    let state = server::State::new(args.moto_url.trim_end_matches('/').to_string())?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {addr}: {e} (is another local cloud running? set LOCAL_CLOUD_PORT)"
+        )
+    })?;
+    eprintln!(
+        "local-cloud: listening on http://{addr}, forwarding to {}",
+        args.moto_url
+    );
+    axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

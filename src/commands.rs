@@ -1,0 +1,308 @@
+//! The commands: each reads the stack, talks to AWS through the engine, and returns the exit
+//! code (0 done, 1 error, 2 changes pending for `diff --exit-code`).
+
+use crate::aws::{self, Cx};
+use crate::cli::{Cli, Command, DiffArgs, DownArgs, Output, PackageArgs, ProgressMode, UpArgs};
+use crate::engine::{self, Action, Outputs, Plan, ResourceError};
+use crate::progress::{Bars, Plain, Progress};
+use crate::stack::{self, Loaded};
+use crate::{resources, secret};
+use anyhow::{bail, Context};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_PENDING: u8 = 2;
+
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+    match &cli.command {
+        Command::Validate(f) => validate(&f.file),
+        Command::Schema => {
+            println!("{}", schema());
+            Ok(EXIT_OK)
+        }
+        Command::Package(args) => package(args),
+        Command::Up(_) | Command::Diff(_) | Command::Down(_) => {
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(run_async(&cli))
+        }
+    }
+}
+
+async fn run_async(cli: &Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Up(args) => up(cli, args).await,
+        Command::Diff(args) => diff(cli, args).await,
+        Command::Down(args) => down(cli, args).await,
+        _ => unreachable!("handled synchronously"),
+    }
+}
+
+/// The stack file's JSON Schema, generated from the same types that read it.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(stack::Stack);
+    serde_json::to_string_pretty(&schema).expect("a schema serializes")
+}
+
+fn validate(file: &Path) -> anyhow::Result<u8> {
+    let loaded = stack::load(file)?;
+    let sections = sections(&loaded);
+    println!(
+        "{}: stack `{}` is valid ({})",
+        file.display(),
+        loaded.stack.name,
+        if sections.is_empty() {
+            "no sections".to_string()
+        } else {
+            sections.join(", ")
+        }
+    );
+    Ok(EXIT_OK)
+}
+
+fn sections(loaded: &Loaded) -> Vec<&'static str> {
+    let s = &loaded.stack;
+    [
+        ("directory", s.directory.is_some()),
+        ("secret", s.secret.is_some()),
+        ("network", s.network.is_some()),
+        ("fulfillment", s.fulfillment.is_some()),
+        ("bot", s.bot.is_some()),
+        ("connect", s.connect.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect()
+}
+
+/// Sections whose resources this version does not create yet are refused, never ignored.
+fn refuse_unsupported(loaded: &Loaded) -> Result<(), stack::StackError> {
+    let s = &loaded.stack;
+    for (name, present) in [
+        ("network", s.network.is_some()),
+        ("fulfillment", s.fulfillment.is_some()),
+        ("bot", s.bot.is_some()),
+        ("connect", s.connect.is_some()),
+    ] {
+        if present {
+            return Err(loaded.error_at(
+                &[name],
+                format!("the `{name}` section is not supported yet by this version of resetpw: remove it (and keep it elsewhere) to manage the rest of the stack"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn progress_for(mode: ProgressMode) -> Arc<dyn Progress> {
+    let bars = match mode {
+        ProgressMode::Bars => true,
+        ProgressMode::Plain => false,
+        ProgressMode::Auto => std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+    };
+    if bars {
+        Arc::new(Bars::new())
+    } else {
+        Arc::new(Plain)
+    }
+}
+
+async fn context(
+    cli: &Cli,
+    loaded: &Loaded,
+    secret_stdin: bool,
+    timeout: Duration,
+) -> anyhow::Result<Cx> {
+    let s = &loaded.stack;
+    let secret_env = s.secret.as_ref().map(|x| x.env.as_str());
+    let secret = secret::read(secret_env, secret_stdin)?;
+    let config = aws::sdk_config(
+        cli.profile.as_deref(),
+        s.region.as_ref().map(|r| r.as_str()),
+        cli.region.as_deref(),
+    )
+    .await?;
+    let account = aws::account_of(&config).await?;
+    let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+    Ok(Cx {
+        stack: s.name.to_string(),
+        partition: aws::partition_of(&region).to_string(),
+        region,
+        account,
+        user_tags: s.tags.clone(),
+        kms: aws_sdk_kms::Client::new(&config),
+        iam: aws_sdk_iam::Client::new(&config),
+        ssm: aws_sdk_ssm::Client::new(&config),
+        secret,
+        secret_source: secret_env
+            .unwrap_or(stack::default_secret_env().as_str())
+            .to_string(),
+        timeout,
+        progress: progress_for(cli.progress),
+    })
+}
+
+async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
+    let loaded = stack::load(&args.file.file)?;
+    refuse_unsupported(&loaded)?;
+    let cx = context(cli, &loaded, args.secret.secret_stdin, args.timeout).await?;
+    let resources = resources::for_stack(&loaded.stack);
+    let plan = engine::plan_up(&cx, &resources)
+        .await
+        .map_err(plan_failed)?;
+    print!("{}", plan.render());
+    if !plan.pending() {
+        print_outputs(&plan.outputs);
+        return Ok(EXIT_OK);
+    }
+    let secret_step = plan.steps.iter().find(|s| s.id == "directory-secret");
+    if cx.secret.is_none() && secret_step.is_some_and(|s| s.action != Action::None) {
+        bail!(
+            "the plan writes the directory secret but no password was given: set {} or pass --secret-stdin (nothing was changed)",
+            cx.secret_source
+        );
+    }
+    match engine::apply_up(&cx, &resources, &plan, cx.progress.as_ref()).await {
+        Ok(outputs) => {
+            println!("\nStack `{}` is up to date.", cx.stack);
+            print_outputs(&outputs);
+            Ok(EXIT_OK)
+        }
+        Err(errors) => Err(apply_failed("up", &errors)),
+    }
+}
+
+async fn diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<u8> {
+    let loaded = stack::load(&args.file.file)?;
+    refuse_unsupported(&loaded)?;
+    let cx = context(
+        cli,
+        &loaded,
+        args.secret.secret_stdin,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let resources = resources::for_stack(&loaded.stack);
+    let plan = engine::plan_up(&cx, &resources)
+        .await
+        .map_err(plan_failed)?;
+    match args.output {
+        Output::Text => print!("{}", plan.render()),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&plan.to_json())?),
+    }
+    Ok(if args.exit_code && plan.pending() {
+        EXIT_PENDING
+    } else {
+        EXIT_OK
+    })
+}
+
+async fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
+    let loaded = stack::load(&args.file.file)?;
+    refuse_unsupported(&loaded)?;
+    let interactive = std::io::stdin().is_terminal();
+    if !args.yes && !interactive {
+        bail!("refusing to delete without --yes: standard input is not a terminal, so resetpw cannot ask (nothing was deleted)");
+    }
+    let cx = context(cli, &loaded, false, args.timeout).await?;
+    let resources = resources::all(&cx.stack);
+    let plan = engine::plan_down(&cx, &resources)
+        .await
+        .map_err(plan_failed)?;
+    if !plan.pending() {
+        print!("{}", render_down(&plan));
+        println!(
+            "Nothing to delete: stack `{}` owns no resources in {}.",
+            cx.stack, cx.region
+        );
+        return Ok(EXIT_OK);
+    }
+    print!("{}", render_down(&plan));
+    if !args.yes && !confirm(&cx.stack)? {
+        println!("Aborted: nothing was deleted.");
+        return Ok(1);
+    }
+    match engine::apply_down(&cx, &resources, &plan, cx.progress.as_ref()).await {
+        Ok(deleted) => {
+            println!(
+                "\nRemoved {} resource(s) of stack `{}`:",
+                deleted.len(),
+                cx.stack
+            );
+            for d in deleted {
+                println!("  - {d}");
+            }
+            Ok(EXIT_OK)
+        }
+        Err(errors) => Err(apply_failed("down", &errors)),
+    }
+}
+
+fn render_down(plan: &Plan) -> String {
+    let mut out = format!("Stack `{}` in {}:\n", plan.stack, plan.region);
+    for step in &plan.steps {
+        let mark = if step.action == Action::Delete {
+            "-"
+        } else {
+            " "
+        };
+        out.push_str(&format!("  {mark} {}  {}\n", step.kind, step.name));
+        for note in &step.notes {
+            out.push_str(&format!("      note: {note}\n"));
+        }
+    }
+    out
+}
+
+fn confirm(stack: &str) -> anyhow::Result<bool> {
+    eprint!("Delete these resources of stack `{stack}`? Type the stack name to confirm: ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == stack)
+}
+
+fn print_outputs(outputs: &Outputs) {
+    if outputs.is_empty() {
+        return;
+    }
+    println!("\nOutputs:");
+    for (k, v) in outputs {
+        println!("  {k} = {v}");
+    }
+}
+
+fn plan_failed(e: ResourceError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+        .context("could not plan: reading the live state failed (nothing was changed)")
+}
+
+fn apply_failed(command: &str, errors: &[ResourceError]) -> anyhow::Error {
+    let list: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
+    anyhow::anyhow!(
+        "{} resource(s) failed:\n{}\nFix the cause and run `resetpw {command}` again: it continues from the live state.",
+        errors.len(),
+        list.join("\n")
+    )
+}
+
+fn package(args: &PackageArgs) -> anyhow::Result<u8> {
+    let source = args
+        .source
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf());
+    let zip = crate::package::build_lambda_zip(&source)?;
+    std::fs::write(&args.output, &zip.bytes)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    println!("path: {}", args.output.display());
+    println!("size: {} bytes", zip.bytes.len());
+    println!("CodeSha256: {}", zip.code_sha256);
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,454 @@
+//! Plans from live state (nothing is remembered between runs) and their execution.
+
+use super::{run_dag, Change, Live, Outputs, Resource, ResourceError};
+use crate::aws::Cx;
+use crate::progress::Progress;
+use console::style;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Resources observed, diffed or changed at once.
+const CONCURRENCY: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    None,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    fn word(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+    fn sign(self) -> &'static str {
+        match self {
+            Action::None => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub id: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+    pub action: Action,
+    pub changes: Vec<Change>,
+    pub live: Option<Live>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub stack: String,
+    pub region: String,
+    /// Steps in dependency order.
+    pub steps: Vec<Step>,
+    /// Outputs known before apply (of resources that exist and stay).
+    pub outputs: Outputs,
+}
+
+impl Plan {
+    pub fn pending(&self) -> bool {
+        self.steps.iter().any(|s| s.action != Action::None)
+    }
+
+    fn count(&self, action: Action) -> usize {
+        self.steps.iter().filter(|s| s.action == action).count()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "Stack `{}` in {}:\n",
+            style(&self.stack).bold(),
+            self.region
+        );
+        let width = self.steps.iter().map(|s| s.kind.len()).max().unwrap_or(0);
+        for step in &self.steps {
+            let sign = step.action.sign();
+            let colored = match step.action {
+                Action::Create => style(sign).green(),
+                Action::Update => style(sign).yellow(),
+                Action::Replace | Action::Delete => style(sign).red(),
+                Action::None => style(sign).dim(),
+            };
+            let what = if step.action == Action::None {
+                "unchanged".to_string()
+            } else {
+                step.action.word().to_string()
+            };
+            out.push_str(&format!(
+                "  {colored:>3} {:<width$}  {}  ({what})\n",
+                step.kind, step.name
+            ));
+            for c in &step.changes {
+                let forces = if c.replace {
+                    style("  (forces replacement)").red().to_string()
+                } else {
+                    String::new()
+                };
+                if step.action == Action::Create || step.action == Action::Delete {
+                    let v = if step.action == Action::Create {
+                        &c.new
+                    } else {
+                        &c.old
+                    };
+                    out.push_str(&format!("        {}: {v}\n", c.field));
+                } else {
+                    out.push_str(&format!(
+                        "        {}: {} → {}{forces}\n",
+                        c.field, c.old, c.new
+                    ));
+                }
+            }
+            for note in &step.notes {
+                out.push_str(&format!("        {} {note}\n", style("note:").cyan()));
+            }
+        }
+        if self.pending() {
+            out.push_str(&format!(
+                "\nPlan: {} to create, {} to update, {} to replace, {} to delete.\n",
+                self.count(Action::Create),
+                self.count(Action::Update),
+                self.count(Action::Replace),
+                self.count(Action::Delete)
+            ));
+        } else {
+            out.push_str("\nNo changes: the cloud matches the stack file.\n");
+        }
+        out
+    }
+
+    pub fn to_json(&self) -> Value {
+        let steps: Vec<Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id,
+                    "kind": s.kind,
+                    "name": s.name,
+                    "action": s.action.word(),
+                    "changes": s.changes.iter().map(|c| json!({
+                        "field": c.field,
+                        "old": c.old.to_json(),
+                        "new": c.new.to_json(),
+                        "replace": c.replace,
+                    })).collect::<Vec<_>>(),
+                    "notes": s.notes,
+                })
+            })
+            .collect();
+        json!({
+            "stack": self.stack,
+            "region": self.region,
+            "pending": self.pending(),
+            "summary": {
+                "create": self.count(Action::Create),
+                "update": self.count(Action::Update),
+                "replace": self.count(Action::Replace),
+                "delete": self.count(Action::Delete),
+            },
+            "resources": steps,
+        })
+    }
+}
+
+type Resources = [Box<dyn Resource>];
+
+fn find<'a>(resources: &'a Resources, id: &str) -> &'a dyn Resource {
+    resources
+        .iter()
+        .find(|r| r.id() == id)
+        .map(|r| r.as_ref())
+        .expect("resource ids come from the same list")
+}
+
+fn forward_graph(resources: &Resources) -> BTreeMap<&'static str, Vec<&'static str>> {
+    resources.iter().map(|r| (r.id(), r.depends_on())).collect()
+}
+
+fn reverse_graph(resources: &Resources) -> BTreeMap<&'static str, Vec<&'static str>> {
+    resources
+        .iter()
+        .map(|r| {
+            let dependents = resources
+                .iter()
+                .filter(|o| o.depends_on().contains(&r.id()))
+                .map(|o| o.id())
+                .collect();
+            (r.id(), dependents)
+        })
+        .collect()
+}
+
+fn namespaced<'a>(
+    id: &str,
+    outputs: &'a BTreeMap<String, String>,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    let id = id.to_string();
+    outputs
+        .iter()
+        .map(move |(k, v)| (format!("{id}.{k}"), v.clone()))
+}
+
+/// Observes every resource, concurrently.
+async fn observe_all(
+    cx: &Cx,
+    resources: &Resources,
+) -> Result<BTreeMap<&'static str, Option<Live>>, ResourceError> {
+    let found = Mutex::new(BTreeMap::new());
+    let flat: BTreeMap<&'static str, Vec<&'static str>> =
+        resources.iter().map(|r| (r.id(), Vec::new())).collect();
+    let errors = run_dag(&flat, CONCURRENCY * 2, |id| {
+        let found = &found;
+        async move {
+            let live = find(resources, id).observe(cx).await?;
+            found
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id, live);
+            Ok::<(), ResourceError>(())
+        }
+    })
+    .await;
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(found.into_inner().unwrap_or_else(|p| p.into_inner())),
+    }
+}
+
+/// The plan for `up` (and `diff`): what must change for the cloud to match the stack.
+pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceError> {
+    let mut observed = observe_all(cx, resources).await?;
+    let mut inputs = Outputs::new();
+    let mut steps = Vec::new();
+    for r in resources {
+        let live = observed.remove(r.id()).flatten();
+        let mut notes = r.notes(cx);
+        let (action, changes) = match &live {
+            None => (Action::Create, r.preview(cx, &inputs)),
+            Some(l) if !l.owned => {
+                return Err(ResourceError::NotOwned {
+                    kind: r.kind(),
+                    name: r.name(),
+                    stack: cx.stack.clone(),
+                })
+            }
+            Some(l) => {
+                let changes = r.diff(cx, l, &inputs).await?;
+                let action = if changes.is_empty() {
+                    Action::None
+                } else if changes.iter().any(|c| c.replace) {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
+                (action, changes)
+            }
+        };
+        if let (Some(l), Action::None | Action::Update) = (&live, action) {
+            inputs.extend(namespaced(r.id(), &l.outputs));
+        }
+        if action == Action::Replace {
+            notes.push("replaced: deleted, then created again".into());
+        }
+        steps.push(Step {
+            id: r.id(),
+            kind: r.kind(),
+            name: r.name(),
+            action,
+            changes,
+            live,
+            notes,
+        });
+    }
+    Ok(Plan {
+        stack: cx.stack.clone(),
+        region: cx.region.clone(),
+        steps,
+        outputs: inputs,
+    })
+}
+
+/// The plan for `down`: every owned resource that exists, deleted.
+pub async fn plan_down(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceError> {
+    let mut observed = observe_all(cx, resources).await?;
+    let mut steps = Vec::new();
+    for r in resources {
+        let live = observed.remove(r.id()).flatten();
+        let (action, notes) = match &live {
+            Some(l) if l.owned => (Action::Delete, Vec::new()),
+            Some(_) => (
+                Action::None,
+                vec![format!("left alone: not owned by stack `{}`", cx.stack)],
+            ),
+            None => (Action::None, Vec::new()),
+        };
+        if live.is_none() {
+            continue;
+        }
+        steps.push(Step {
+            id: r.id(),
+            kind: r.kind(),
+            name: r.name(),
+            action,
+            changes: Vec::new(),
+            live,
+            notes,
+        });
+    }
+    Ok(Plan {
+        stack: cx.stack.clone(),
+        region: cx.region.clone(),
+        steps,
+        outputs: Outputs::new(),
+    })
+}
+
+/// Applies an `up` plan in dependency order; returns all outputs.
+pub async fn apply_up(
+    cx: &Cx,
+    resources: &Resources,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<Outputs, Vec<ResourceError>> {
+    let outputs = Mutex::new(plan.outputs.clone());
+    let touched = Mutex::new(std::collections::BTreeSet::new());
+    let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
+    let errors = run_dag(&forward_graph(resources), CONCURRENCY, |id| {
+        let (outputs, touched, steps) = (&outputs, &touched, &steps);
+        async move {
+            let r = find(resources, id);
+            let step = steps[id];
+            let deps_touched = {
+                let t = touched.lock().unwrap_or_else(|p| p.into_inner());
+                r.depends_on().iter().any(|d| t.contains(d))
+            };
+            if step.action == Action::None && !deps_touched {
+                return Ok(());
+            }
+            let inputs = outputs.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let line = format!("{} {}", r.kind(), r.name());
+            let started = Instant::now();
+            let result = converge(cx, r, step, &inputs, progress, &line).await;
+            match result {
+                Ok((verb, new_outputs)) => {
+                    if let Some(verb) = verb {
+                        progress.end(id, &format!("{line}: {verb}"), started.elapsed());
+                        touched.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+                    }
+                    outputs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend(namespaced(id, &new_outputs));
+                    Ok(())
+                }
+                Err(e) => {
+                    progress.fail(id, &format!("{line}: {e}"), started.elapsed());
+                    Err(e)
+                }
+            }
+        }
+    })
+    .await;
+    if errors.is_empty() {
+        Ok(outputs.into_inner().unwrap_or_else(|p| p.into_inner()))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Brings one resource to its desired state with the outputs known now. Returns what was done
+/// (`None` when nothing was needed) and the resource's outputs.
+async fn converge(
+    cx: &Cx,
+    r: &dyn Resource,
+    step: &Step,
+    inputs: &Outputs,
+    progress: &dyn Progress,
+    line: &str,
+) -> Result<(Option<&'static str>, BTreeMap<String, String>), ResourceError> {
+    let Some(live) = &step.live else {
+        progress.begin(step.id, &format!("{line}: creating"));
+        return Ok((Some("created"), r.create(cx, inputs).await?));
+    };
+    let changes = r.diff(cx, live, inputs).await?;
+    if changes.is_empty() {
+        return Ok((None, live.outputs.clone()));
+    }
+    if changes.iter().any(|c| c.replace) {
+        progress.begin(
+            step.id,
+            &format!("{line}: replacing (deleting the old one)"),
+        );
+        r.delete(cx, live).await?;
+        progress.begin(
+            step.id,
+            &format!("{line}: replacing (creating the new one)"),
+        );
+        return Ok((Some("replaced"), r.create(cx, inputs).await?));
+    }
+    progress.begin(step.id, &format!("{line}: updating"));
+    let mut outputs = live.outputs.clone();
+    outputs.extend(r.update(cx, live, &changes, inputs).await?);
+    Ok((Some("updated"), outputs))
+}
+
+/// Applies a `down` plan: dependents first. Returns the `kind name` of what was deleted.
+pub async fn apply_down(
+    cx: &Cx,
+    resources: &Resources,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<Vec<String>, Vec<ResourceError>> {
+    let deleted = Mutex::new(Vec::new());
+    let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
+    let errors = run_dag(&reverse_graph(resources), CONCURRENCY, |id| {
+        let (deleted, steps) = (&deleted, &steps);
+        async move {
+            let Some(step) = steps.get(id).filter(|s| s.action == Action::Delete) else {
+                return Ok(());
+            };
+            let Some(live) = &step.live else {
+                return Ok(());
+            };
+            let r = find(resources, id);
+            let line = format!("{} {}", r.kind(), r.name());
+            let started = Instant::now();
+            progress.begin(id, &format!("{line}: deleting"));
+            match r.delete(cx, live).await {
+                Ok(()) => {
+                    progress.end(id, &format!("{line}: deleted"), started.elapsed());
+                    deleted.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                    Ok(())
+                }
+                Err(e) => {
+                    progress.fail(id, &format!("{line}: {e}"), started.elapsed());
+                    Err(e)
+                }
+            }
+        }
+    })
+    .await;
+    if errors.is_empty() {
+        Ok(deleted.into_inner().unwrap_or_else(|p| p.into_inner()))
+    } else {
+        Err(errors)
+    }
+}

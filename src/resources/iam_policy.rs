@@ -1,0 +1,273 @@
+//! The customer-managed least-privilege policy of the fulfillment role: decrypt the directory
+//! secret with the stack's key only under the stack's encryption context, and send SMS.
+
+use super::iam_role::{iam_tags, PATH};
+use super::{api, decode_policy, tag_delta, tags_value, tolerate};
+use crate::aws::Cx;
+use crate::engine::input;
+use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+const ID: &str = "fulfillment-policy";
+const KIND: &str = "iam-policy";
+
+pub struct IamPolicy {
+    stack: String,
+}
+
+impl IamPolicy {
+    pub fn new(stack: &str) -> Self {
+        IamPolicy {
+            stack: stack.into(),
+        }
+    }
+
+    /// IAM policy ARNs are deterministic: path and name under the account.
+    pub fn arn(cx: &Cx, stack: &str) -> String {
+        format!(
+            "arn:{}:iam::{}:policy{PATH}{stack}-fulfillment",
+            cx.partition, cx.account
+        )
+    }
+
+    fn document(&self, cx: &Cx, key_arn: &str) -> Value {
+        let (context_key, context_value) = super::encryption_context(&self.stack);
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DecryptDirectorySecret",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": key_arn,
+                    "Condition": {"StringEquals": {format!("kms:EncryptionContext:{context_key}"): context_value}}
+                },
+                {
+                    "Sid": "TextThePasswordToPhoneNumbers",
+                    "Effect": "Allow",
+                    "Action": "sns:Publish",
+                    "Resource": "*"
+                },
+                {
+                    "Sid": "NeverPublishToTopics",
+                    "Effect": "Deny",
+                    "Action": "sns:Publish",
+                    "Resource": format!("arn:{}:sns:*:*:*", cx.partition)
+                }
+            ]
+        })
+    }
+
+    fn desired_document(&self, cx: &Cx, inputs: &Outputs) -> Option<Value> {
+        inputs
+            .get("directory-key.arn")
+            .map(|arn| self.document(cx, arn))
+    }
+
+    /// Deletes every version but the default one, so a new version always fits IAM's limit of five.
+    async fn prune(&self, cx: &Cx, arn: &str) -> Result<(), ResourceError> {
+        let versions = cx
+            .iam
+            .list_policy_versions()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(api("list versions of", KIND, arn))?;
+        for v in versions.versions() {
+            if v.is_default_version() {
+                continue;
+            }
+            if let Some(id) = v.version_id() {
+                let result = cx
+                    .iam
+                    .delete_policy_version()
+                    .policy_arn(arn)
+                    .version_id(id)
+                    .send()
+                    .await;
+                tolerate(result, &["NoSuchEntity"]).map_err(api(
+                    "delete an old version of",
+                    KIND,
+                    arn,
+                ))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for IamPolicy {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn name(&self) -> String {
+        format!("{}-fulfillment", self.stack)
+    }
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec!["directory-key"]
+    }
+
+    fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props {
+        let document = match self.desired_document(cx, inputs) {
+            Some(d) => Prop::Known(d),
+            None => match input(inputs, "directory-key.arn") {
+                Prop::Known(_) => unreachable!("known key ARN gives a document"),
+                Prop::Unknown => Prop::Unknown,
+            },
+        };
+        Props::from([
+            ("document", document),
+            ("tags", Prop::Known(tags_value(&cx.tags_for(ID)))),
+        ])
+    }
+
+    async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
+        let arn = Self::arn(cx, &self.stack);
+        let found = tolerate(
+            cx.iam.get_policy().policy_arn(&arn).send().await,
+            &["NoSuchEntity"],
+        )
+        .map_err(api("read", KIND, &self.name()))?;
+        let Some(policy) = found.as_ref().and_then(|f| f.policy()) else {
+            return Ok(None);
+        };
+        let version = policy.default_version_id().unwrap_or("v1");
+        let document = cx
+            .iam
+            .get_policy_version()
+            .policy_arn(&arn)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(api("read the document of", KIND, &self.name()))?
+            .policy_version()
+            .and_then(|v| v.document())
+            .map_or(Value::Null, decode_policy);
+        let tags: BTreeMap<String, String> = policy
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        Ok(Some(Live {
+            physical_id: arn.clone(),
+            props: BTreeMap::from([("document", document), ("tags", tags_value(&tags))]),
+            outputs: BTreeMap::from([("arn".to_string(), arn)]),
+            owned: cx.owns(&tags),
+        }))
+    }
+
+    async fn create(
+        &self,
+        cx: &Cx,
+        inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let document = self
+            .desired_document(cx, inputs)
+            .ok_or_else(|| super::other("the policy needs the KMS key, which does not exist"))?;
+        cx.iam
+            .create_policy()
+            .policy_name(self.name())
+            .path(PATH)
+            .description(format!(
+                "resetpw stack {}: least privilege for the fulfillment Lambda",
+                self.stack
+            ))
+            .policy_document(document.to_string())
+            .set_tags(Some(iam_tags(cx.tags_for(ID))))
+            .send()
+            .await
+            .map_err(api("create", KIND, &self.name()))?;
+        Ok(BTreeMap::from([(
+            "arn".to_string(),
+            Self::arn(cx, &self.stack),
+        )]))
+    }
+
+    /// A new document becomes a new default version; older versions are pruned. The role keeps
+    /// its attachment throughout.
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        changes: &[Change],
+        inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let arn = &live.physical_id;
+        for change in changes {
+            match change.field {
+                "document" => {
+                    let document = self.desired_document(cx, inputs).ok_or_else(|| {
+                        super::other("the policy needs the KMS key, which does not exist")
+                    })?;
+                    self.prune(cx, arn).await?;
+                    cx.iam
+                        .create_policy_version()
+                        .policy_arn(arn)
+                        .policy_document(document.to_string())
+                        .set_as_default(true)
+                        .send()
+                        .await
+                        .map_err(api("update the document of", KIND, arn))?;
+                    self.prune(cx, arn).await?;
+                }
+                "tags" => {
+                    let live_tags: BTreeMap<String, String> = live
+                        .props
+                        .get("tags")
+                        .and_then(Value::as_object)
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, v)| {
+                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags);
+                    if !set.is_empty() {
+                        cx.iam
+                            .tag_policy()
+                            .policy_arn(arn)
+                            .set_tags(Some(iam_tags(set)))
+                            .send()
+                            .await
+                            .map_err(api("tag", KIND, arn))?;
+                    }
+                    if !remove.is_empty() {
+                        cx.iam
+                            .untag_policy()
+                            .policy_arn(arn)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(api("untag", KIND, arn))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
+        let arn = &live.physical_id;
+        let exists = tolerate(
+            cx.iam.get_policy().policy_arn(arn).send().await,
+            &["NoSuchEntity"],
+        )
+        .map_err(api("read", KIND, arn))?;
+        if exists.is_none() {
+            return Ok(());
+        }
+        self.prune(cx, arn).await?;
+        let result = cx.iam.delete_policy().policy_arn(arn).send().await;
+        tolerate(result, &["NoSuchEntity"]).map_err(api("delete", KIND, arn))?;
+        Ok(())
+    }
+}

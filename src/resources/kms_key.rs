@@ -1,0 +1,342 @@
+//! The KMS key that encrypts the directory service account's password.
+
+use super::{api, other, tag_delta, tags_value, tolerate};
+use crate::aws::{Cx, RESOURCE_TAG, STACK_TAG};
+use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::wait::{wait_until, Backoff, Poll};
+use async_trait::async_trait;
+use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+const ID: &str = "directory-key";
+const KIND: &str = "kms-key";
+
+pub struct KmsKey {
+    stack: String,
+}
+
+impl KmsKey {
+    pub fn new(stack: &str) -> Self {
+        KmsKey {
+            stack: stack.into(),
+        }
+    }
+
+    pub fn alias(stack: &str) -> String {
+        format!("alias/{stack}-directory")
+    }
+
+    fn policy(&self, cx: &Cx) -> Value {
+        json!({
+            "Version": "2012-10-17",
+            "Id": "resetpw-directory-key",
+            "Statement": [{
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:{}:iam::{}:root", cx.partition, cx.account)},
+                "Action": "kms:*",
+                "Resource": "*"
+            }]
+        })
+    }
+
+    async fn tags_of(cx: &Cx, key_id: &str) -> Result<BTreeMap<String, String>, ResourceError> {
+        let out = cx
+            .kms
+            .list_resource_tags()
+            .key_id(key_id)
+            .limit(50)
+            .send()
+            .await
+            .map_err(api("read tags of", KIND, key_id))?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+            .collect())
+    }
+
+    /// The key the alias names, when it is usable (not pending deletion).
+    async fn by_alias(&self, cx: &Cx) -> Result<Option<String>, ResourceError> {
+        let found = tolerate(
+            cx.kms
+                .describe_key()
+                .key_id(Self::alias(&self.stack))
+                .send()
+                .await,
+            &["NotFoundException"],
+        )
+        .map_err(api("look up", KIND, &self.name()))?;
+        Ok(found
+            .as_ref()
+            .and_then(|out| out.key_metadata())
+            .filter(|m| usable(m.key_state()))
+            .map(|m| m.key_id().to_string()))
+    }
+
+    /// A key tagged as ours, found by its tags: after a crash between CreateKey and CreateAlias
+    /// the key exists without its alias, and must be adopted rather than duplicated.
+    async fn by_tags(&self, cx: &Cx) -> Result<Option<String>, ResourceError> {
+        let mut keys = cx.kms.list_keys().into_paginator().items().send();
+        while let Some(entry) = keys.next().await {
+            let entry = entry.map_err(api("list", KIND, &self.name()))?;
+            let Some(key_id) = entry.key_id() else {
+                continue;
+            };
+            // Keys whose tags we may not read (other teams', AWS-managed) are not ours.
+            let Ok(tags) = Self::tags_of(cx, key_id).await else {
+                continue;
+            };
+            if tags.get(STACK_TAG) == Some(&self.stack)
+                && tags.get(RESOURCE_TAG).map(String::as_str) == Some(ID)
+            {
+                let described = cx.kms.describe_key().key_id(key_id).send().await;
+                if described.is_ok_and(|d| d.key_metadata().is_some_and(|m| usable(m.key_state())))
+                {
+                    return Ok(Some(key_id.to_string()));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn usable(state: Option<&KeyState>) -> bool {
+    !matches!(
+        state,
+        Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion | KeyState::Unavailable)
+    )
+}
+
+#[async_trait]
+impl Resource for KmsKey {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn name(&self) -> String {
+        format!("{}-directory", self.stack)
+    }
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["key_spec", "key_usage"]
+    }
+
+    fn desired(&self, cx: &Cx, _inputs: &Outputs) -> Props {
+        Props::from([
+            ("description", Prop::Known(json!(description(&self.stack)))),
+            ("key_spec", Prop::Known(json!("SYMMETRIC_DEFAULT"))),
+            ("key_usage", Prop::Known(json!("ENCRYPT_DECRYPT"))),
+            ("policy", Prop::Known(self.policy(cx))),
+            ("tags", Prop::Known(tags_value(&cx.tags_for(ID)))),
+        ])
+    }
+
+    async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
+        let key_id = match self.by_alias(cx).await? {
+            Some(k) => k,
+            None => match self.by_tags(cx).await? {
+                Some(k) => k,
+                None => return Ok(None),
+            },
+        };
+        let described = cx
+            .kms
+            .describe_key()
+            .key_id(&key_id)
+            .send()
+            .await
+            .map_err(api("describe", KIND, &key_id))?;
+        let meta = described
+            .key_metadata()
+            .ok_or_else(|| other(format!("KMS described key {key_id} without metadata")))?;
+        let policy = cx
+            .kms
+            .get_key_policy()
+            .key_id(&key_id)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(api("read the policy of", KIND, &key_id))?;
+        let policy: Value = policy
+            .policy()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or(Value::Null);
+        let tags = Self::tags_of(cx, &key_id).await?;
+        let arn = meta.arn().unwrap_or_default().to_string();
+        Ok(Some(Live {
+            physical_id: key_id.clone(),
+            props: BTreeMap::from([
+                ("description", json!(meta.description().unwrap_or_default())),
+                (
+                    "key_spec",
+                    json!(meta.key_spec().map(|s| s.as_str()).unwrap_or_default()),
+                ),
+                (
+                    "key_usage",
+                    json!(meta.key_usage().map(|u| u.as_str()).unwrap_or_default()),
+                ),
+                ("policy", policy),
+                ("tags", tags_value(&tags)),
+            ]),
+            outputs: BTreeMap::from([("key_id".to_string(), key_id), ("arn".to_string(), arn)]),
+            owned: cx.owns(&tags),
+        }))
+    }
+
+    async fn create(
+        &self,
+        cx: &Cx,
+        _inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let mut request = cx
+            .kms
+            .create_key()
+            .description(description(&self.stack))
+            .key_spec(KeySpec::SymmetricDefault)
+            .key_usage(KeyUsageType::EncryptDecrypt)
+            .policy(self.policy(cx).to_string());
+        for (k, v) in cx.tags_for(ID) {
+            request = request.tags(
+                Tag::builder()
+                    .tag_key(k)
+                    .tag_value(v)
+                    .build()
+                    .map_err(other)?,
+            );
+        }
+        let created = request
+            .send()
+            .await
+            .map_err(api("create", KIND, &self.name()))?;
+        let meta = created
+            .key_metadata()
+            .ok_or_else(|| other("KMS created a key but returned no metadata"))?;
+        let key_id = meta.key_id().to_string();
+        let arn = meta.arn().unwrap_or_default().to_string();
+        let id = key_id.clone();
+        wait_until(
+            "the KMS key to be enabled",
+            cx.timeout,
+            Backoff::default(),
+            "run `resetpw up` again later",
+            |state| {
+                cx.progress.begin(
+                    ID,
+                    &format!(
+                        "{KIND} {}: waiting for it to be enabled ({state})",
+                        self.name()
+                    ),
+                )
+            },
+            || {
+                let id = id.clone();
+                async move {
+                    let d = cx
+                        .kms
+                        .describe_key()
+                        .key_id(&id)
+                        .send()
+                        .await
+                        .map_err(crate::aws::ApiError::from)?;
+                    Ok::<_, crate::aws::ApiError>(
+                        match d.key_metadata().and_then(|m| m.key_state()) {
+                            Some(KeyState::Enabled) => Poll::Ready(()),
+                            Some(KeyState::Creating) | None => Poll::Pending("creating".into()),
+                            Some(other) => Poll::Failed(format!("the key is {}", other.as_str())),
+                        },
+                    )
+                }
+            },
+        )
+        .await?;
+        Ok(BTreeMap::from([
+            ("key_id".to_string(), key_id),
+            ("arn".to_string(), arn),
+        ]))
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        changes: &[Change],
+        _inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let key_id = &live.physical_id;
+        for change in changes {
+            match change.field {
+                "description" => {
+                    cx.kms
+                        .update_key_description()
+                        .key_id(key_id)
+                        .description(description(&self.stack))
+                        .send()
+                        .await
+                        .map_err(api("update the description of", KIND, key_id))?;
+                }
+                "policy" => {
+                    cx.kms
+                        .put_key_policy()
+                        .key_id(key_id)
+                        .policy_name("default")
+                        .policy(self.policy(cx).to_string())
+                        .send()
+                        .await
+                        .map_err(api("update the policy of", KIND, key_id))?;
+                }
+                "tags" => {
+                    let live_tags = Self::tags_of(cx, key_id).await?;
+                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags);
+                    if !set.is_empty() {
+                        let mut request = cx.kms.tag_resource().key_id(key_id);
+                        for (k, v) in set {
+                            request = request.tags(
+                                Tag::builder()
+                                    .tag_key(k)
+                                    .tag_value(v)
+                                    .build()
+                                    .map_err(other)?,
+                            );
+                        }
+                        request.send().await.map_err(api("tag", KIND, key_id))?;
+                    }
+                    if !remove.is_empty() {
+                        cx.kms
+                            .untag_resource()
+                            .key_id(key_id)
+                            .set_tag_keys(Some(remove))
+                            .send()
+                            .await
+                            .map_err(api("untag", KIND, key_id))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
+        let result = cx
+            .kms
+            .schedule_key_deletion()
+            .key_id(&live.physical_id)
+            .pending_window_in_days(7)
+            .send()
+            .await;
+        // Already gone, or already pending deletion.
+        tolerate(result, &["NotFoundException", "KMSInvalidStateException"]).map_err(api(
+            "schedule deletion of",
+            KIND,
+            &live.physical_id,
+        ))?;
+        Ok(())
+    }
+}
+
+fn description(stack: &str) -> String {
+    format!("resetpw stack {stack}: encrypts the directory service account password")
+}

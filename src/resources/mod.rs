@@ -1,0 +1,159 @@
+//! The AWS resources of a stack, one file per kind, each with the same verbs.
+
+mod directory_secret;
+mod iam_attachment;
+mod iam_policy;
+mod iam_role;
+mod kms_alias;
+mod kms_key;
+
+use crate::aws::ApiError;
+use crate::engine::{Resource, ResourceError};
+use crate::stack::Stack;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub use directory_secret::{encryption_context, parameter_name as secret_parameter_name};
+
+/// The resources a stack file asks for, in dependency order. A stack manages only the sections
+/// it has: the `directory` section (with its `secret`) brings the key, its alias, the encrypted
+/// secret and the fulfillment role with its policy.
+pub fn for_stack(stack: &Stack) -> Vec<Box<dyn Resource>> {
+    if stack.directory.is_some() {
+        all(stack.name.as_str())
+    } else {
+        Vec::new()
+    }
+}
+
+/// Every resource kind a stack of this name can own, for `down`: found by name and tags whatever
+/// the stack file says now, so removing a section and running `down` still leaves nothing.
+pub fn all(stack: &str) -> Vec<Box<dyn Resource>> {
+    vec![
+        Box::new(kms_key::KmsKey::new(stack)),
+        Box::new(kms_alias::KmsAlias::new(stack)),
+        Box::new(directory_secret::DirectorySecret::new(stack)),
+        Box::new(iam_role::IamRole::new(stack)),
+        Box::new(iam_policy::IamPolicy::new(stack)),
+        Box::new(iam_attachment::Attachment::customer_policy(stack)),
+        Box::new(iam_attachment::Attachment::managed(
+            stack,
+            iam_attachment::BASIC_EXECUTION,
+        )),
+        Box::new(iam_attachment::Attachment::managed(
+            stack,
+            iam_attachment::VPC_ACCESS,
+        )),
+    ]
+}
+
+/// Maps an SDK error into a resource error that names the verb, kind and name.
+pub fn api<E: Into<ApiError>>(
+    verb: &'static str,
+    kind: &'static str,
+    name: &str,
+) -> impl FnOnce(E) -> ResourceError {
+    let name = name.to_string();
+    move |e| ResourceError::Api {
+        verb,
+        kind,
+        name,
+        source: e.into(),
+    }
+}
+
+/// A tag map as a plan value. `aws:` tags belong to AWS and are never compared.
+pub fn tags_value(tags: &BTreeMap<String, String>) -> Value {
+    Value::Object(
+        tags.iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// Tags to set (new or changed) and keys to remove to go from `live` to `desired`.
+pub fn tag_delta(
+    desired: &BTreeMap<String, String>,
+    live: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let set = desired
+        .iter()
+        .filter(|(k, v)| live.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = live
+        .keys()
+        .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
+    (set, remove)
+}
+
+/// IAM returns policy documents URL-encoded.
+pub fn decode_policy(text: &str) -> Value {
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or(Value::String(decoded.into_owned()))
+}
+
+/// The call's result, with the listed error codes (not found, already gone) turned into `None`.
+pub fn tolerate<T, E: Into<ApiError>>(
+    result: Result<T, E>,
+    codes: &[&str],
+) -> Result<Option<T>, ApiError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            let e = e.into();
+            if codes.iter().any(|c| e.is(c)) {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+pub fn other(message: impl std::fmt::Display) -> ResourceError {
+    ResourceError::Other(message.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_delta_sets_changed_and_removes_stale_but_never_aws_tags() {
+        let desired =
+            BTreeMap::from([("a".to_string(), "1".to_string()), ("b".into(), "2".into())]);
+        let live = BTreeMap::from([
+            ("a".to_string(), "1".to_string()),
+            ("b".into(), "old".into()),
+            ("c".into(), "x".into()),
+            ("aws:cloudformation:stack-name".into(), "y".into()),
+        ]);
+        let (set, remove) = tag_delta(&desired, &live);
+        assert_eq!(set, BTreeMap::from([("b".to_string(), "2".to_string())]));
+        assert_eq!(remove, vec!["c".to_string()]);
+    }
+
+    #[test]
+    fn policies_are_url_decoded() {
+        let v = decode_policy("%7B%22Version%22%3A%222012-10-17%22%7D");
+        assert_eq!(v["Version"], "2012-10-17");
+    }
+
+    #[test]
+    fn dependencies_point_backwards_in_the_list() {
+        let all = all("s");
+        for (i, r) in all.iter().enumerate() {
+            for d in r.depends_on() {
+                let pos = all
+                    .iter()
+                    .position(|o| o.id() == d)
+                    .expect("dependency exists");
+                assert!(pos < i, "{} depends on later {d}", r.id());
+            }
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Checks across keys that types alone can't express. Each failure points at the key.
+
+use super::load::{Loaded, StackError};
+use super::types::*;
+
+pub fn check(loaded: &Loaded) -> Result<(), StackError> {
+    let s = &loaded.stack;
+    check_tags(loaded)?;
+    match (&s.directory, &s.secret) {
+        (Some(_), None) => {
+            return Err(loaded.error_at(
+                &["directory"],
+                "the directory needs a `secret` section saying where the service account's password comes from (example: `secret: {env: RESETPW_BIND_PASSWORD}`)",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(loaded.error_at(
+                &["secret"],
+                "`secret` is the directory service account's password: add the `directory` section it belongs to",
+            ))
+        }
+        _ => {}
+    }
+    if let Some(d) = &s.directory {
+        check_directory(loaded, d)?;
+    }
+    if let Some(secret) = &s.secret {
+        if !is_env_name(&secret.env) {
+            return Err(loaded.error_at(
+                &["secret", "env"],
+                format!("`{}` is not an environment variable name (example: `env: RESETPW_BIND_PASSWORD`)", secret.env),
+            ));
+        }
+    }
+    if let Some(f) = &s.fulfillment {
+        check_range(
+            loaded,
+            &["fulfillment", "memory_mb"],
+            f.memory_mb,
+            128,
+            10240,
+        )?;
+        check_range(
+            loaded,
+            &["fulfillment", "timeout_seconds"],
+            f.timeout_seconds,
+            3,
+            60,
+        )?;
+        check_range(
+            loaded,
+            &["fulfillment", "password", "length"],
+            f.password.length,
+            14,
+            64,
+        )?;
+        check_range(
+            loaded,
+            &["fulfillment", "attempts", "max_failures"],
+            f.attempts.max_failures,
+            1,
+            20,
+        )?;
+        check_range(
+            loaded,
+            &["fulfillment", "attempts", "window_minutes"],
+            f.attempts.window_minutes,
+            1,
+            1440,
+        )?;
+        check_range(
+            loaded,
+            &["fulfillment", "attempts", "lockout_minutes"],
+            f.attempts.lockout_minutes,
+            1,
+            10080,
+        )?;
+        const RETENTION: &[u32] = &[
+            1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+            2922, 3288, 3653,
+        ];
+        if !RETENTION.contains(&f.log_retention_days) {
+            return Err(loaded.error_at(
+                &["fulfillment", "log_retention_days"],
+                format!(
+                    "{} is not a retention CloudWatch Logs offers; use one of {RETENTION:?}",
+                    f.log_retention_days
+                ),
+            ));
+        }
+    }
+    if let Some(b) = &s.bot {
+        check_range(
+            loaded,
+            &["bot", "idle_session_ttl_seconds"],
+            b.idle_session_ttl_seconds,
+            60,
+            86400,
+        )?;
+        if !(0.0..=1.0).contains(&b.confidence_threshold) {
+            return Err(
+                loaded.error_at(&["bot", "confidence_threshold"], "must be between 0 and 1")
+            );
+        }
+        if b.utterances.is_empty() {
+            return Err(loaded.error_at(
+                &["bot", "utterances"],
+                "needs at least one utterance (example: `utterances: [reset my password]`)",
+            ));
+        }
+    }
+    if let Some(c) = &s.connect {
+        let alias_ok = (1..=45).contains(&c.instance_alias.len())
+            && c.instance_alias
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+            && !c.instance_alias.starts_with('-')
+            && !c.instance_alias.starts_with("d-");
+        if !alias_ok {
+            return Err(loaded.error_at(
+                &["connect", "instance_alias"],
+                "use 1-45 letters, digits and hyphens, not starting with a hyphen or `d-` (example: `instance_alias: corp-helpdesk`)",
+            ));
+        }
+        if !matches!(c.phone_number.number_type.as_str(), "DID" | "TOLL_FREE") {
+            return Err(loaded.error_at(
+                &["connect", "phone_number", "type"],
+                "use `DID` or `TOLL_FREE`",
+            ));
+        }
+    }
+    if let Some(n) = &s.network {
+        check_network(loaded, n)?;
+    }
+    Ok(())
+}
+
+fn check_tags(loaded: &Loaded) -> Result<(), StackError> {
+    let tags = &loaded.stack.tags;
+    if tags.len() > 40 {
+        return Err(loaded.error_at(
+            &["tags"],
+            "at most 40 tags (AWS allows 50 and resetpw adds its own)",
+        ));
+    }
+    for (k, v) in tags {
+        let lower = k.to_ascii_lowercase();
+        if lower.starts_with("aws:") || lower.starts_with("resetpw:") {
+            return Err(loaded.error_at(
+                &["tags", k],
+                format!("tag keys starting with `aws:` or `resetpw:` are reserved; rename `{k}`"),
+            ));
+        }
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(loaded.error_at(
+                &["tags", k],
+                "tag keys are 1-128 characters, values at most 256",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_directory(loaded: &Loaded, d: &Directory) -> Result<(), StackError> {
+    if d.urls.is_empty() {
+        return Err(loaded.error_at(&["directory", "urls"], "name at least one domain controller (example: `urls: [ldaps://dc1.corp.example.com:636]`)"));
+    }
+    for url in &d.urls {
+        if !url.is_ldaps() && !d.starttls {
+            return Err(loaded.error_at(
+                &["directory", "urls"],
+                format!("`{}` is plain LDAP: Active Directory refuses password writes without TLS; use `ldaps://` or set `starttls: true`", url.as_str()),
+            ));
+        }
+        if url.is_ldaps() && d.starttls {
+            return Err(loaded.error_at(
+                &["directory", "starttls"],
+                format!(
+                    "`{}` is already LDAPS: StartTLS applies to `ldap://` URLs only",
+                    url.as_str()
+                ),
+            ));
+        }
+    }
+    for (path, attr) in [
+        (
+            &["directory", "user_id_attribute"][..],
+            &d.user_id_attribute,
+        ),
+        (&["directory", "phone_attribute"][..], &d.phone_attribute),
+        (
+            &["directory", "verification", "date_of_birth"][..],
+            &d.verification.date_of_birth,
+        ),
+        (
+            &["directory", "verification", "month_started"][..],
+            &d.verification.month_started,
+        ),
+    ] {
+        let ok = attr.starts_with(|c: char| c.is_ascii_alphabetic())
+            && attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !ok {
+            return Err(loaded.error_at(path, format!("`{attr}` is not an LDAP attribute name")));
+        }
+    }
+    let ca = loaded.base_dir().join(&d.ca_file);
+    let pem = std::fs::read_to_string(&ca).map_err(|e| {
+        loaded.error_at(
+            &["directory", "ca_file"],
+            format!(
+                "cannot read `{}`: {e} (the path is relative to the stack file)",
+                ca.display()
+            ),
+        )
+    })?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(loaded.error_at(
+            &["directory", "ca_file"],
+            format!("`{}` holds no PEM certificate", ca.display()),
+        ));
+    }
+    Ok(())
+}
+
+fn check_network(loaded: &Loaded, n: &Network) -> Result<(), StackError> {
+    let need = |present: bool, key: &str, example: &str| {
+        if present {
+            Ok(())
+        } else {
+            Err(loaded.error_at(
+                &["network"],
+                format!("mode `{:?}` needs `{key}` (example: `{example}`)", n.mode).to_lowercase(),
+            ))
+        }
+    };
+    match n.mode {
+        NetworkMode::Existing => {
+            need(
+                n.vpc_id.is_some(),
+                "vpc_id",
+                "vpc_id: vpc-0123456789abcdef0",
+            )?;
+            need(
+                !n.subnet_ids.is_empty(),
+                "subnet_ids",
+                "subnet_ids: [subnet-0123456789abcdef0]",
+            )?;
+        }
+        NetworkMode::Nat | NetworkMode::New => {
+            if n.mode == NetworkMode::Nat {
+                need(
+                    n.vpc_id.is_some(),
+                    "vpc_id",
+                    "vpc_id: vpc-0123456789abcdef0",
+                )?;
+            } else {
+                need(n.vpc_cidr.is_some(), "vpc_cidr", "vpc_cidr: 10.42.0.0/16")?;
+            }
+            let zones: std::collections::BTreeSet<_> = n
+                .private_subnets
+                .iter()
+                .map(|s| &s.availability_zone)
+                .collect();
+            if zones.len() < 2 {
+                return Err(loaded.error_at(
+                    &["network", "private_subnets"],
+                    "give private subnets in at least two availability zones",
+                ));
+            }
+            if n.egress == Egress::Nat {
+                need(
+                    n.public_subnet.is_some(),
+                    "public_subnet",
+                    "public_subnet: {cidr: 10.42.0.0/24, availability_zone: eu-west-2a}",
+                )?;
+            }
+        }
+    }
+    if n.directory_cidrs.is_empty() {
+        return Err(loaded.error_at(
+            &["network", "directory_cidrs"],
+            "name where the domain controllers are (example: `directory_cidrs: [10.0.0.0/24]`)",
+        ));
+    }
+    let mut subnets: Vec<&Cidr> = n.private_subnets.iter().map(|s| &s.cidr).collect();
+    subnets.extend(n.public_subnet.as_ref().map(|s| &s.cidr));
+    for (i, a) in subnets.iter().enumerate() {
+        if let Some(vpc) = &n.vpc_cidr {
+            if !contains(vpc, a) {
+                return Err(loaded.error_at(
+                    &["network"],
+                    format!("subnet {a} is not inside the VPC's {vpc}"),
+                ));
+            }
+        }
+        if let Some(b) = subnets[i + 1..].iter().find(|b| overlaps(a, b)) {
+            return Err(loaded.error_at(&["network"], format!("subnets {a} and {b} overlap")));
+        }
+    }
+    Ok(())
+}
+
+fn range_of(c: &Cidr) -> (u64, u64) {
+    let start = u64::from(u32::from(c.addr));
+    (start, start + (1u64 << (32 - c.prefix)) - 1)
+}
+
+pub fn overlaps(a: &Cidr, b: &Cidr) -> bool {
+    let (a0, a1) = range_of(a);
+    let (b0, b1) = range_of(b);
+    a0 <= b1 && b0 <= a1
+}
+
+pub fn contains(outer: &Cidr, inner: &Cidr) -> bool {
+    let (o0, o1) = range_of(outer);
+    let (i0, i1) = range_of(inner);
+    o0 <= i0 && i1 <= o1
+}
+
+fn check_range(
+    loaded: &Loaded,
+    path: &[&str],
+    value: u32,
+    min: u32,
+    max: u32,
+) -> Result<(), StackError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(loaded.error_at(path, format!("{value} is out of range: use {min} to {max}")))
+    }
+}
+
+fn is_env_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidr(s: &str) -> Cidr {
+        Cidr::try_from(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn cidr_arithmetic() {
+        assert!(overlaps(&cidr("10.0.0.0/16"), &cidr("10.0.3.0/24")));
+        assert!(!overlaps(&cidr("10.0.0.0/24"), &cidr("10.0.1.0/24")));
+        assert!(contains(&cidr("10.0.0.0/16"), &cidr("10.0.255.0/24")));
+        assert!(!contains(&cidr("10.0.0.0/16"), &cidr("10.1.0.0/24")));
+        assert!(Cidr::try_from("10.0.0.1/16".to_string())
+            .unwrap_err()
+            .contains("host bits"));
+    }
+}

@@ -1,0 +1,416 @@
+//! Reading a stack file: bounded in size, alias expansion and nesting; every error names
+//! file:line:column and the key, with a did-you-mean for unknown keys and an example for
+//! missing ones.
+
+use super::types::Stack;
+use std::cell::RefCell;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Stack files are small; anything bigger is not one.
+const MAX_STACK_BYTES: usize = 1024 * 1024;
+
+/// A stack as read from its file, with the text kept for locating later errors.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub stack: Stack,
+    pub path: PathBuf,
+    pub source: String,
+}
+
+impl Loaded {
+    /// The directory relative paths in the stack are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// An error about the value at `key_path`, placed at that key's line and column.
+    pub fn error_at(&self, key_path: &[&str], message: impl Into<String>) -> StackError {
+        let (line, column) = locate(&self.source, key_path);
+        StackError::Invalid(Box::new(Invalid {
+            file: self.path.clone(),
+            line,
+            column,
+            key: key_path.join("."),
+            message: message.into(),
+        }))
+    }
+}
+
+/// Where a problem is, and what it is.
+#[derive(Debug)]
+pub struct Invalid {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = if self.key.is_empty() {
+            "(top level)"
+        } else {
+            &self.key
+        };
+        write!(
+            f,
+            "{}:{}:{}: {key}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("cannot read stack file {}: {source} (check the path given with -f)", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: the stack file is {size} bytes; stack files are at most {MAX_STACK_BYTES} bytes (is this the right file?)", path.display())]
+    TooLarge { path: PathBuf, size: usize },
+    #[error("{}: the stack file is empty: it needs at least a name (example: `name: helpdesk`)", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}:{line}:{column}: not a text file ({what}); a stack file is YAML in UTF-8", path.display())]
+    NotText {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        what: &'static str,
+    },
+    #[error("{0}")]
+    Invalid(Box<Invalid>),
+}
+
+/// Reads, parses and checks a stack file without calling AWS.
+pub fn load(path: &Path) -> Result<Loaded, StackError> {
+    let bytes = std::fs::read(path).map_err(|source| StackError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let source = text_of(path, &bytes)?.to_string();
+    let stack = parse(path, &source)?;
+    let loaded = Loaded {
+        stack,
+        path: path.to_path_buf(),
+        source,
+    };
+    super::check::check(&loaded)?;
+    Ok(loaded)
+}
+
+fn text_of<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, StackError> {
+    if bytes.len() > MAX_STACK_BYTES {
+        return Err(StackError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len(),
+        });
+    }
+    let not_text = |offset: usize, what| {
+        let (line, column) = line_col(&bytes[..offset]);
+        StackError::NotText {
+            path: path.to_path_buf(),
+            line,
+            column,
+            what,
+        }
+    };
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| not_text(e.valid_up_to(), "invalid UTF-8"))?;
+    if let Some(offset) = text.find('\0') {
+        return Err(not_text(offset, "NUL byte"));
+    }
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Err(StackError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(text)
+}
+
+fn line_col(prefix: &[u8]) -> (u64, u64) {
+    let line = prefix.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let column = prefix.iter().rev().take_while(|b| **b != b'\n').count() as u64 + 1;
+    (line, column)
+}
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_events: 100_000,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_depth: 32,
+            max_nodes: 50_000,
+            max_total_scalar_bytes: MAX_STACK_BYTES,
+            max_documents: 1,
+            max_merge_keys: 100,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 10_000,
+            max_replay_stack_depth: 16,
+            max_alias_expansions_per_anchor: 100,
+        },
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        with_snippet: false,
+    }
+}
+
+fn parse(path: &Path, source: &str) -> Result<Stack, StackError> {
+    let key_path = RefCell::new(String::new());
+    let result = serde_saphyr::with_deserializer_from_str_with_options(source, options(), |de| {
+        serde_path_to_error::deserialize::<_, Stack>(de).map_err(|e| {
+            *key_path.borrow_mut() = e.path().to_string();
+            e.into_inner()
+        })
+    });
+    result.map_err(|err| {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .filter(|(l, _)| *l > 0)
+            .unwrap_or((1, 1));
+        let raw = message_of(&err);
+        let mut key = key_path.into_inner();
+        if key == "." {
+            key.clear();
+        }
+        let message = explain(&raw, &mut key);
+        StackError::Invalid(Box::new(Invalid {
+            file: path.to_path_buf(),
+            line,
+            column,
+            key,
+            message,
+        }))
+    })
+}
+
+/// The error's text without the location serde-saphyr appends (we print our own).
+fn message_of(err: &serde_saphyr::Error) -> String {
+    let text = err.without_snippet().to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// Turns serde's wording into ours: unknown keys get a suggestion, missing keys an example.
+fn explain(raw: &str, key: &mut String) -> String {
+    let first_ticked = raw.split('`').nth(1).unwrap_or("");
+    let expected = expected_names(raw);
+    let suggestion = |word: &str| {
+        super::closest(word, expected.iter().map(String::as_str))
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default()
+    };
+    if raw.starts_with("unknown field `") {
+        push_key(key, first_ticked);
+        return format!(
+            "unknown key `{first_ticked}`; {}valid keys here: {}",
+            suggestion(first_ticked),
+            expected.join(", ")
+        );
+    }
+    if raw.starts_with("unknown variant `") {
+        return format!(
+            "unknown value `{first_ticked}`; {}valid values: {}",
+            suggestion(first_ticked),
+            expected.join(", ")
+        );
+    }
+    if raw.starts_with("missing field `") {
+        push_key(key, first_ticked);
+        return match example_for(first_ticked) {
+            Some(example) => {
+                format!("missing required key `{first_ticked}` (example: `{example}`)")
+            }
+            None => format!("missing required key `{first_ticked}`"),
+        };
+    }
+    raw.to_string()
+}
+
+/// The names after "expected one of" / "expected" in serde's wording, with or without backticks.
+fn expected_names(raw: &str) -> Vec<String> {
+    let Some((_, list)) = raw.split_once(", expected ") else {
+        return Vec::new();
+    };
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    list.split(", ")
+        .flat_map(|part| part.split(" or "))
+        .map(|name| name.trim().trim_matches('`').to_string())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+fn push_key(key: &mut String, field: &str) {
+    if key == field || key.ends_with(&format!(".{field}")) {
+        return;
+    }
+    if !key.is_empty() {
+        key.push('.');
+    }
+    key.push_str(field);
+}
+
+fn example_for(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "name" => "name: helpdesk",
+        "urls" => "urls: [ldaps://dc1.corp.example.com:636]",
+        "base_dn" => "base_dn: OU=Staff,DC=corp,DC=example,DC=com",
+        "bind_dn" => "bind_dn: CN=svc-resetpw,OU=Service Accounts,DC=corp,DC=example,DC=com",
+        "ca_file" => "ca_file: certs/corp-ca.pem",
+        "mode" => "mode: new",
+        "directory_cidrs" => "directory_cidrs: [10.0.0.0/24]",
+        "cidr" => "cidr: 10.42.1.0/24",
+        "availability_zone" => "availability_zone: eu-west-2a",
+        "instance_alias" => "instance_alias: corp-helpdesk",
+        _ => return None,
+    })
+}
+
+/// The 1-based line and column of the key at `key_path` in block-style YAML, found by
+/// indentation; the deepest key found when the whole path is not there.
+pub fn locate(source: &str, key_path: &[&str]) -> (u64, u64) {
+    let mut best = (1, 1);
+    let mut parent_indent: Option<usize> = None;
+    let mut lines = source.lines().enumerate();
+    'segments: for segment in key_path {
+        for (number, line) in lines.by_ref() {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if parent_indent.is_some_and(|p| indent <= p) {
+                break 'segments;
+            }
+            let bare = trimmed.trim_start_matches("- ");
+            let key = bare
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['"', '\'']);
+            if key == *segment && bare.contains(':') {
+                let column = indent + (trimmed.len() - bare.len()) + 1;
+                best = (number as u64 + 1, column as u64);
+                parent_indent = Some(indent);
+                continue 'segments;
+            }
+        }
+        break;
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(yaml: &str) -> Result<Stack, String> {
+        parse(Path::new("s.yaml"), yaml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn unknown_key_names_place_and_suggestion() {
+        let err = parse_str("name: a\nregoin: us-east-1\n").unwrap_err();
+        assert!(
+            err.starts_with("s.yaml:2:1: regoin: unknown key `regoin`; did you mean `region`?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nested_unknown_key_has_its_path() {
+        let yaml = "name: a\nfulfillment:\n  memory_mb: 256\n  timeout_secs: 3\n";
+        let err = parse_str(yaml).unwrap_err();
+        assert!(
+            err.contains("s.yaml:4:3: fulfillment.timeout_secs"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean `timeout_seconds`?"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = parse_str("name: a\nfulfillment:\n  memory_mb: lots\n").unwrap_err();
+        assert!(
+            err.starts_with("s.yaml:3:14: fulfillment.memory_mb:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_name_gives_an_example() {
+        let err = parse_str("region: us-east-1\n").unwrap_err();
+        assert!(
+            err.contains("missing required key `name` (example: `name: helpdesk`)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_explained_where_they_are() {
+        let err = parse_str("name: a\nregion: us-esat-1\n").unwrap_err();
+        assert!(err.starts_with("s.yaml:2:9: region:"), "{err}");
+        assert!(err.contains("did you mean `us-east-1`?"), "{err}");
+        let err = parse_str("name: Bad_Name\n").unwrap_err();
+        assert!(err.contains("not a valid stack name"), "{err}");
+    }
+
+    #[test]
+    fn enum_values_get_suggestions() {
+        let err =
+            parse_str("name: a\nnetwork:\n  mode: natt\n  directory_cidrs: []\n").unwrap_err();
+        assert!(err.contains("did you mean `nat`?"), "{err}");
+    }
+
+    #[test]
+    fn alias_bombs_fail_fast() {
+        let mut yaml = String::from("name: a\ntags:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = i - 1;
+            yaml.push_str(&format!("  a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        let started = std::time::Instant::now();
+        assert!(parse_str(&yaml).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn binary_and_empty_input_are_refused() {
+        let p = Path::new("s.yaml");
+        assert!(matches!(
+            text_of(p, b"name: a\n\xff\xfe"),
+            Err(StackError::NotText { line: 2, .. })
+        ));
+        assert!(matches!(
+            text_of(p, b"# only a comment\n\n"),
+            Err(StackError::Empty { .. })
+        ));
+        assert!(matches!(
+            text_of(p, b"name: a\0"),
+            Err(StackError::NotText { .. })
+        ));
+    }
+
+    #[test]
+    fn locate_follows_indentation() {
+        let src = "name: a\ndirectory:\n  # c\n  urls: []\n  ca_file: x\nsecret:\n  env: X\n";
+        assert_eq!(locate(src, &["directory", "ca_file"]), (5, 3));
+        assert_eq!(locate(src, &["secret", "env"]), (7, 3));
+        assert_eq!(locate(src, &["secret"]), (6, 1));
+        assert_eq!(locate(src, &["directory", "nope"]), (2, 1));
+    }
+}
