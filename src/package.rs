@@ -1,19 +1,295 @@
-//! Building the fulfillment Lambda's deployment package (placeholder until the Lambda issue
-//! lands its implementation here).
+//! Building the fulfillment Lambda's deployment package: a release build of `bootstrap`
+//! (crate resetpw-lambda) for the provided.al2023 runtime on x86_64, checked against the
+//! runtime's glibc, zipped deterministically so that the same source gives the same bytes
+//! and so the same CodeSha256.
 
-use std::path::Path;
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// Newest glibc the provided.al2023 runtime offers.
+pub const MAX_GLIBC: (u32, u32) = (2, 34);
+
+/// A built deployment package.
 pub struct LambdaZip {
     pub bytes: Vec<u8>,
+    /// Base64 SHA-256 of `bytes`, as Lambda reports CodeSha256.
     pub code_sha256: String,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
-    #[error("packaging the Lambda is not implemented yet")]
-    NotImplemented,
+    #[error("packaging needs an x86_64 Linux build host (this is {0}): run `resetpw package` on x86_64 Linux or in CI")]
+    UnsupportedHost(String),
+    #[error("could not run cargo ({0}): make sure cargo is on PATH or set CARGO")]
+    CargoNotRunnable(std::io::Error),
+    #[error(
+        "cargo build --release -p resetpw-lambda failed (exit {0}); see the compiler output above"
+    )]
+    BuildFailed(String),
+    #[error("cargo built no `bootstrap` executable: check lambda/Cargo.toml has [[bin]] name = \"bootstrap\"")]
+    NoBinary,
+    #[error("cannot read the built binary {path}: {source}")]
+    ReadBinary {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the built bootstrap is not a valid x86_64 ELF executable ({0})")]
+    NotElf(String),
+    #[error("bootstrap needs glibc {0}.{1}, newer than the Lambda runtime's {max_major}.{max_minor}: build on an older distribution or avoid the symbols that need it", max_major = MAX_GLIBC.0, max_minor = MAX_GLIBC.1)]
+    GlibcTooNew(u32, u32),
+    #[error("writing the zip failed: {0}")]
+    Zip(String),
 }
 
-pub fn build_lambda_zip(_workspace_root: &Path) -> Result<LambdaZip, PackageError> {
-    Err(PackageError::NotImplemented)
+/// Builds `bootstrap` in release mode, checks it and returns the deterministic zip.
+pub fn build_lambda_zip(workspace_root: &Path) -> Result<LambdaZip, PackageError> {
+    let binary_path = build_release_binary(workspace_root)?;
+    let binary = std::fs::read(&binary_path).map_err(|source| PackageError::ReadBinary {
+        path: binary_path.clone(),
+        source,
+    })?;
+    check_glibc(&binary)?;
+    let bytes = zip_bootstrap(&binary)?;
+    Ok(LambdaZip {
+        code_sha256: code_sha256(&bytes),
+        bytes,
+    })
+}
+
+/// Runs `cargo build --release -p resetpw-lambda --bin bootstrap` and returns the binary's path.
+///
+/// Symbols are stripped and source paths remapped, so the binary does not depend on where
+/// the checkout or the cargo home lives.
+pub fn build_release_binary(workspace_root: &Path) -> Result<PathBuf, PackageError> {
+    if std::env::consts::ARCH != "x86_64" || std::env::consts::OS != "linux" {
+        return Err(PackageError::UnsupportedHost(format!(
+            "{}-{}",
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        )));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = workspace_root
+        .canonicalize()
+        .unwrap_or_else(|_| workspace_root.to_path_buf());
+    let mut flags: Vec<String> = std::env::var("RUSTFLAGS")
+        .map(|f| f.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    flags.push(format!("--remap-path-prefix={}=/build", root.display()));
+    if let Some(home) = cargo_home() {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    let output = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "resetpw-lambda",
+            "--bin",
+            "bootstrap",
+            "--message-format=json-render-diagnostics",
+            "--config",
+            "profile.release.strip=\"symbols\"",
+            "--config",
+            "profile.release.debug=0",
+            // Size over build time: the zip is uploaded on every code change. Unwinding stays,
+            // so lambda_runtime can turn a handler panic into an error response.
+            "--config",
+            "profile.release.lto=\"fat\"",
+            "--config",
+            "profile.release.codegen-units=1",
+            "--config",
+            "profile.release.opt-level=\"z\"",
+        ])
+        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"))
+        .env_remove("RUSTFLAGS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(PackageError::CargoNotRunnable)?;
+    if !output.status.success() {
+        return Err(PackageError::BuildFailed(
+            output
+                .status
+                .code()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "signal".into()),
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "bootstrap")
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .ok_or(PackageError::NoBinary)
+}
+
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .and_then(|p| p.canonicalize().ok())
+}
+
+/// The glibc versions (major, minor) the binary's dynamic symbols require, sorted.
+pub fn glibc_requirements(elf: &[u8]) -> Result<Vec<(u32, u32)>, PackageError> {
+    use object::read::elf::{ElfFile64, FileHeader};
+    let bad = |e: object::read::Error| PackageError::NotElf(e.to_string());
+    let file = ElfFile64::<object::Endianness>::parse(elf).map_err(bad)?;
+    let endian = file.endian();
+    if file.elf_header().e_machine(endian) != object::elf::EM_X86_64 {
+        return Err(PackageError::NotElf("not an x86_64 binary".into()));
+    }
+    let sections = file.elf_section_table();
+    let mut versions = Vec::new();
+    if let Some((mut needs, link)) = sections.gnu_verneed(endian, elf).map_err(bad)? {
+        let strings = sections.strings(endian, elf, link).map_err(bad)?;
+        while let Some((_, mut auxes)) = needs.next().map_err(bad)? {
+            while let Some(aux) = auxes.next().map_err(bad)? {
+                let name = aux.name(endian, strings).map_err(bad)?;
+                if let Some(v) = parse_glibc_version(name) {
+                    versions.push(v);
+                }
+            }
+        }
+    }
+    versions.sort_unstable();
+    versions.dedup();
+    Ok(versions)
+}
+
+fn parse_glibc_version(name: &[u8]) -> Option<(u32, u32)> {
+    let rest = std::str::from_utf8(name).ok()?.strip_prefix("GLIBC_")?;
+    let mut parts = rest.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map(|m| m.parse().ok()).unwrap_or(Some(0))?;
+    Some((major, minor))
+}
+
+/// Fails when any symbol needs a glibc newer than [`MAX_GLIBC`].
+pub fn check_glibc(elf: &[u8]) -> Result<(), PackageError> {
+    match glibc_requirements(elf)?.last() {
+        Some(&(major, minor)) if (major, minor) > MAX_GLIBC => {
+            Err(PackageError::GlibcTooNew(major, minor))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A zip holding only `bootstrap`: fixed timestamp (1980-01-01), mode 0755, deflated.
+pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, PackageError> {
+    let zip_err = |e: zip::result::ZipError| PackageError::Zip(e.to_string());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(zip::DateTime::DEFAULT)
+        .system(zip::System::Unix)
+        .unix_permissions(0o755);
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    writer.start_file("bootstrap", options).map_err(zip_err)?;
+    writer
+        .write_all(binary)
+        .map_err(|e| PackageError::Zip(e.to_string()))?;
+    Ok(writer.finish().map_err(zip_err)?.into_inner())
+}
+
+/// Base64 SHA-256, the form of Lambda's CodeSha256.
+pub fn code_sha256(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn code_sha256_is_base64_of_the_digest() {
+        assert_eq!(
+            code_sha256(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
+
+    #[test]
+    fn zip_is_deterministic_with_fixed_metadata() {
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let a = zip_bootstrap(&payload).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let b = zip_bootstrap(&payload).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, zip_bootstrap(b"other").unwrap());
+
+        let mut archive = zip::ZipArchive::new(Cursor::new(a)).unwrap();
+        assert_eq!(archive.len(), 1);
+        let mut file = archive.by_index(0).unwrap();
+        assert_eq!(file.name().unwrap(), "bootstrap");
+        assert_eq!(file.unix_mode().map(|m| m & 0o777), Some(0o755));
+        let t = file.last_modified().unwrap();
+        assert_eq!(
+            (t.year(), t.month(), t.day(), t.hour(), t.minute()),
+            (1980, 1, 1, 0, 0)
+        );
+        let mut back = Vec::new();
+        file.read_to_end(&mut back).unwrap();
+        assert_eq!(back, payload);
+    }
+
+    #[test]
+    fn glibc_versions_parse() {
+        assert_eq!(parse_glibc_version(b"GLIBC_2.34"), Some((2, 34)));
+        assert_eq!(parse_glibc_version(b"GLIBC_2.2.5"), Some((2, 2)));
+        assert_eq!(parse_glibc_version(b"GLIBC_PRIVATE"), None);
+        assert_eq!(parse_glibc_version(b"GCC_3.0"), None);
+    }
+
+    #[test]
+    fn glibc_check_reads_a_real_elf() {
+        // This test binary is itself a glibc-linked x86_64 ELF.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let versions = glibc_requirements(&me).unwrap();
+        assert!(
+            versions.iter().any(|&(major, _)| major == 2),
+            "{versions:?}"
+        );
+        assert!(matches!(
+            glibc_requirements(b"not an elf"),
+            Err(PackageError::NotElf(_))
+        ));
+    }
+
+    /// The real package: a release build of bootstrap, glibc <= 2.34, same bytes twice.
+    #[test]
+    fn release_bootstrap_fits_the_lambda_runtime_and_zips_reproducibly() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let first = build_lambda_zip(root).expect("package builds and passes the glibc check");
+        let versions = {
+            let mut archive = zip::ZipArchive::new(Cursor::new(first.bytes.clone())).unwrap();
+            let mut bin = Vec::new();
+            archive
+                .by_name("bootstrap")
+                .unwrap()
+                .read_to_end(&mut bin)
+                .unwrap();
+            glibc_requirements(&bin).unwrap()
+        };
+        let newest = *versions.last().expect("bootstrap links glibc");
+        assert!(newest <= MAX_GLIBC, "needs glibc {newest:?}");
+        let second = build_lambda_zip(root).unwrap();
+        assert_eq!(first.code_sha256, second.code_sha256);
+        assert_eq!(first.code_sha256, code_sha256(&first.bytes));
+        assert!(
+            first.bytes.len() < 8 * 1024 * 1024,
+            "zip is {} bytes",
+            first.bytes.len()
+        );
+    }
 }

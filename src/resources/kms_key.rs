@@ -5,6 +5,7 @@ use crate::aws::{Cx, RESOURCE_TAG, STACK_TAG};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
+use futures::StreamExt;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -78,24 +79,27 @@ impl KmsKey {
     /// A key tagged as ours, found by its tags: after a crash between CreateKey and CreateAlias
     /// the key exists without its alias, and must be adopted rather than duplicated.
     async fn by_tags(&self, cx: &Cx) -> Result<Option<String>, ResourceError> {
+        let mut key_ids = Vec::new();
         let mut keys = cx.kms.list_keys().into_paginator().items().send();
         while let Some(entry) = keys.next().await {
             let entry = entry.map_err(api("list", KIND, &self.name()))?;
-            let Some(key_id) = entry.key_id() else {
-                continue;
-            };
-            // Keys whose tags we may not read (other teams', AWS-managed) are not ours.
-            let Ok(tags) = Self::tags_of(cx, key_id).await else {
-                continue;
-            };
-            if tags.get(STACK_TAG) == Some(&self.stack)
-                && tags.get(RESOURCE_TAG).map(String::as_str) == Some(ID)
-            {
-                let described = cx.kms.describe_key().key_id(key_id).send().await;
-                if described.is_ok_and(|d| d.key_metadata().is_some_and(|m| usable(m.key_state())))
-                {
-                    return Ok(Some(key_id.to_string()));
-                }
+            key_ids.extend(entry.key_id().map(str::to_string));
+        }
+        // One tag read per key, a few at a time: accounts can hold many keys.
+        let mut checks = futures::stream::iter(key_ids)
+            .map(|key_id| async move {
+                // Keys whose tags we may not read (other teams', AWS-managed) are not ours.
+                let tags = Self::tags_of(cx, &key_id).await.ok()?;
+                let ours = tags.get(STACK_TAG) == Some(&self.stack)
+                    && tags.get(RESOURCE_TAG).map(String::as_str) == Some(ID);
+                ours.then_some(key_id)
+            })
+            .buffer_unordered(8);
+        while let Some(candidate) = checks.next().await {
+            let Some(key_id) = candidate else { continue };
+            let described = cx.kms.describe_key().key_id(&key_id).send().await;
+            if described.is_ok_and(|d| d.key_metadata().is_some_and(|m| usable(m.key_state()))) {
+                return Ok(Some(key_id));
             }
         }
         Ok(None)

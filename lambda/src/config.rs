@@ -1,0 +1,505 @@
+//! Configuration from environment variables (see lambda/README.md for the full list).
+//!
+//! Every setting is read and validated once per cold start; a missing or malformed setting
+//! fails the cold start with an error naming the variable.
+
+use std::collections::BTreeMap;
+
+use crate::normalize::DateFormat;
+
+/// Errors while reading the configuration. Each names the variable and what to do.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set: set it (see lambda/README.md)")]
+    Missing(&'static str),
+    #[error("environment variable {name} is malformed: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// How a verification answer is compared with the directory value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// A calendar date (Lex AMAZON.Date gives ISO 8601; the directory uses `RESETPW_DIRECTORY_DATE_FORMAT`).
+    Date,
+    /// A month: names, three-letter abbreviations or numbers 1-12.
+    Month,
+    /// Free text compared case-insensitively after collapsing whitespace.
+    Text,
+}
+
+/// One verification question: the Lex slot that carries the caller's answer and the
+/// directory attribute holding the expected one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub slot: String,
+    pub attribute: String,
+    pub kind: AnswerKind,
+}
+
+/// Whether and how the caller's number (from the contact flow) is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerIdMode {
+    /// Not checked.
+    Off,
+    /// Checked when the contact flow passes the caller's number.
+    On,
+    /// Checked, and a missing caller number is refused.
+    Required,
+}
+
+/// Throttling of failed verifications per user ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Throttle {
+    pub table: String,
+    pub max_failures: u32,
+    pub window_seconds: u64,
+    pub lockout_seconds: u64,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ldap_urls: Vec<String>,
+    pub base_dn: String,
+    pub bind_dn: String,
+    /// KMS ciphertext (decoded from base64) of the bind password. Not a secret by itself.
+    pub bind_password_ciphertext: Vec<u8>,
+    pub kms_encryption_context: BTreeMap<String, String>,
+    /// PEM text of the CA certificate(s) the directory's certificate must chain to.
+    pub ca_pem: String,
+    pub ldap_timeout_seconds: u64,
+    pub user_id_attribute: String,
+    pub user_id_slot: String,
+    pub intent_name: String,
+    pub questions: Vec<Question>,
+    pub directory_date_format: DateFormat,
+    pub phone_attribute: String,
+    pub default_country_code: Option<String>,
+    pub password_length: usize,
+    pub force_change_at_logon: bool,
+    pub unlock_account: bool,
+    pub throttle: Throttle,
+    pub caller_id: CallerIdMode,
+    pub caller_id_session_attribute: String,
+    pub contact_id_session_attribute: String,
+}
+
+/// Default mapping, as in the lab: slot DOB → birthDate, slot MonthStarted → monthStarted.
+pub const DEFAULT_QUESTIONS: &str = "DOB=birthDate:date,MonthStarted=monthStarted:month";
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `get` (a variable lookup), so tests need no process env.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let invalid = |name: &'static str, reason: &str| ConfigError::Invalid {
+            name,
+            reason: reason.to_string(),
+        };
+
+        let urls_raw = required("RESETPW_LDAP_URLS")?;
+        let ldap_urls: Vec<String> = urls_raw
+            .split(',')
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if ldap_urls.is_empty() {
+            return Err(invalid("RESETPW_LDAP_URLS", "no URL given"));
+        }
+        for url in &ldap_urls {
+            if !url.to_ascii_lowercase().starts_with("ldaps://") || url.len() <= "ldaps://".len() {
+                return Err(invalid(
+                    "RESETPW_LDAP_URLS",
+                    "every URL must start with ldaps:// (passwords are only written over LDAPS)",
+                ));
+            }
+        }
+
+        let base_dn = required("RESETPW_BASE_DN")?;
+        let bind_dn = required("RESETPW_BIND_DN")?;
+
+        let ciphertext_b64 = required("RESETPW_BIND_PASSWORD_CIPHERTEXT")?;
+        let bind_password_ciphertext = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(ciphertext_b64.trim())
+                .map_err(|_| {
+                    invalid(
+                        "RESETPW_BIND_PASSWORD_CIPHERTEXT",
+                        "not base64: give the CiphertextBlob of kms encrypt, base64-encoded",
+                    )
+                })?
+        };
+        if bind_password_ciphertext.is_empty() {
+            return Err(invalid(
+                "RESETPW_BIND_PASSWORD_CIPHERTEXT",
+                "empty ciphertext",
+            ));
+        }
+
+        let context_raw = required("RESETPW_KMS_ENCRYPTION_CONTEXT")?;
+        let kms_encryption_context = parse_pairs(&context_raw).ok_or_else(|| {
+            invalid(
+                "RESETPW_KMS_ENCRYPTION_CONTEXT",
+                "expected key=value pairs separated by commas, e.g. app=resetpw",
+            )
+        })?;
+
+        let ca_pem = match (get("RESETPW_CA_PEM"), get("RESETPW_CA_FILE")) {
+            (Some(pem), None) => pem,
+            (None, Some(path)) => {
+                std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                    name: "RESETPW_CA_FILE",
+                    reason: format!("cannot read {path}: {e}"),
+                })?
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "RESETPW_CA_PEM",
+                    "set RESETPW_CA_PEM or RESETPW_CA_FILE, not both",
+                ))
+            }
+            (None, None) => return Err(ConfigError::Missing("RESETPW_CA_PEM")),
+        };
+        if !ca_pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(invalid("RESETPW_CA_PEM", "no PEM certificate found"));
+        }
+
+        let ldap_timeout_seconds = parse_number(&get, "RESETPW_LDAP_TIMEOUT_SECONDS", 5, 1, 60)?;
+        let user_id_attribute =
+            attribute_name(&get, "RESETPW_USER_ID_ATTRIBUTE", "sAMAccountName")?;
+        let user_id_slot = get("RESETPW_USER_ID_SLOT").unwrap_or_else(|| "UserID".into());
+        let intent_name = get("RESETPW_INTENT_NAME").unwrap_or_else(|| "ResetPW".into());
+
+        let questions_raw = get("RESETPW_QUESTIONS").unwrap_or_else(|| DEFAULT_QUESTIONS.into());
+        let questions = parse_questions(&questions_raw).map_err(|reason| ConfigError::Invalid {
+            name: "RESETPW_QUESTIONS",
+            reason,
+        })?;
+        if questions.iter().any(|q| q.slot == user_id_slot) {
+            return Err(invalid(
+                "RESETPW_QUESTIONS",
+                "a verification slot cannot be the user ID slot",
+            ));
+        }
+
+        let directory_date_format = match get("RESETPW_DIRECTORY_DATE_FORMAT") {
+            None => DateFormat::Iso,
+            Some(v) => DateFormat::parse(&v).ok_or_else(|| {
+                invalid(
+                    "RESETPW_DIRECTORY_DATE_FORMAT",
+                    "expected one of YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY",
+                )
+            })?,
+        };
+
+        let phone_attribute = attribute_name(&get, "RESETPW_PHONE_ATTRIBUTE", "telephoneNumber")?;
+        let default_country_code = match get("RESETPW_DEFAULT_COUNTRY_CODE") {
+            None => None,
+            Some(v) => {
+                let digits = v.trim().trim_start_matches('+');
+                if digits.is_empty()
+                    || digits.len() > 3
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(invalid(
+                        "RESETPW_DEFAULT_COUNTRY_CODE",
+                        "expected a calling code of 1-3 digits, e.g. 1 or 44",
+                    ));
+                }
+                Some(digits.to_string())
+            }
+        };
+
+        let password_length = parse_number(&get, "RESETPW_PASSWORD_LENGTH", 16, 14, 64)? as usize;
+        let force_change_at_logon = parse_bool(&get, "RESETPW_FORCE_CHANGE_AT_LOGON", true)?;
+        let unlock_account = parse_bool(&get, "RESETPW_UNLOCK_ACCOUNT", true)?;
+
+        let throttle = Throttle {
+            table: required("RESETPW_ATTEMPTS_TABLE")?,
+            max_failures: parse_number(&get, "RESETPW_MAX_FAILURES", 3, 1, 100)? as u32,
+            window_seconds: parse_number(&get, "RESETPW_FAILURE_WINDOW_SECONDS", 900, 1, 604_800)?,
+            lockout_seconds: parse_number(&get, "RESETPW_LOCKOUT_SECONDS", 900, 1, 604_800)?,
+        };
+
+        let caller_id = match get("RESETPW_CALLER_ID_CHECK")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+        {
+            None => CallerIdMode::On,
+            Some(v) => match v.as_str() {
+                "off" | "false" | "0" => CallerIdMode::Off,
+                "on" | "true" | "1" => CallerIdMode::On,
+                "required" => CallerIdMode::Required,
+                _ => {
+                    return Err(invalid(
+                        "RESETPW_CALLER_ID_CHECK",
+                        "expected off, on or required",
+                    ))
+                }
+            },
+        };
+        let caller_id_session_attribute =
+            get("RESETPW_CALLER_ID_SESSION_ATTRIBUTE").unwrap_or_else(|| "CallerNumber".into());
+        let contact_id_session_attribute =
+            get("RESETPW_CONTACT_ID_SESSION_ATTRIBUTE").unwrap_or_else(|| "ContactId".into());
+
+        Ok(Config {
+            ldap_urls,
+            base_dn,
+            bind_dn,
+            bind_password_ciphertext,
+            kms_encryption_context,
+            ca_pem,
+            ldap_timeout_seconds,
+            user_id_attribute,
+            user_id_slot,
+            intent_name,
+            questions,
+            directory_date_format,
+            phone_attribute,
+            default_country_code,
+            password_length,
+            force_change_at_logon,
+            unlock_account,
+            throttle,
+            caller_id,
+            caller_id_session_attribute,
+            contact_id_session_attribute,
+        })
+    }
+}
+
+fn parse_pairs(raw: &str) -> Option<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for pair in raw.split(',') {
+        let (k, v) = pair.split_once('=')?;
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty() || v.is_empty() {
+            return None;
+        }
+        map.insert(k.to_string(), v.to_string());
+    }
+    (!map.is_empty()).then_some(map)
+}
+
+fn parse_questions(raw: &str) -> Result<Vec<Question>, String> {
+    let mut out: Vec<Question> = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (slot, rest) = item
+            .split_once('=')
+            .ok_or_else(|| format!("'{item}': expected Slot=attribute:kind"))?;
+        let (attribute, kind) = rest.split_once(':').unwrap_or((rest, "text"));
+        let (slot, attribute) = (slot.trim(), attribute.trim());
+        if slot.is_empty() || !valid_attribute(attribute) {
+            return Err(format!("'{item}': empty slot or invalid attribute name"));
+        }
+        let kind = match kind.trim().to_ascii_lowercase().as_str() {
+            "date" => AnswerKind::Date,
+            "month" => AnswerKind::Month,
+            "text" => AnswerKind::Text,
+            other => {
+                return Err(format!(
+                    "'{item}': unknown kind '{other}' (date, month or text)"
+                ))
+            }
+        };
+        if out.iter().any(|q| q.slot == slot) {
+            return Err(format!("slot {slot} is mapped twice"));
+        }
+        out.push(Question {
+            slot: slot.to_string(),
+            attribute: attribute.to_string(),
+            kind,
+        });
+    }
+    if out.is_empty() {
+        return Err("at least one verification question is required".into());
+    }
+    Ok(out)
+}
+
+fn valid_attribute(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn attribute_name(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let value = get(name).unwrap_or_else(|| default.to_string());
+    if valid_attribute(value.trim()) {
+        Ok(value.trim().to_string())
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: "not an LDAP attribute name (letters, digits, hyphen)".into(),
+        })
+    }
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("expected a whole number from {min} to {max}"),
+            }),
+        },
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) => match v.as_str() {
+            "true" | "on" | "1" | "yes" => Ok(true),
+            "false" | "off" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: "expected true or false".into(),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (
+                "RESETPW_LDAP_URLS",
+                "ldaps://dc1.example.com, ldaps://dc2.example.com:636".to_string(),
+            ),
+            ("RESETPW_BASE_DN", "OU=Staff,DC=example,DC=com".to_string()),
+            ("RESETPW_BIND_DN", "CN=svc,DC=example,DC=com".to_string()),
+            ("RESETPW_BIND_PASSWORD_CIPHERTEXT", "AQIDBA==".to_string()),
+            ("RESETPW_KMS_ENCRYPTION_CONTEXT", "app=resetpw".to_string()),
+            ("RESETPW_CA_PEM", PEM.to_string()),
+            ("RESETPW_ATTEMPTS_TABLE", "attempts".to_string()),
+        ])
+    }
+
+    fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = load(&base()).unwrap();
+        assert_eq!(
+            c.ldap_urls,
+            ["ldaps://dc1.example.com", "ldaps://dc2.example.com:636"]
+        );
+        assert_eq!(c.bind_password_ciphertext, [1, 2, 3, 4]);
+        assert_eq!(c.user_id_attribute, "sAMAccountName");
+        assert_eq!(c.phone_attribute, "telephoneNumber");
+        assert_eq!(c.questions.len(), 2);
+        assert_eq!(c.questions[0].attribute, "birthDate");
+        assert_eq!(c.questions[1].kind, AnswerKind::Month);
+        assert_eq!(c.password_length, 16);
+        assert_eq!(c.caller_id, CallerIdMode::On);
+        assert_eq!(c.throttle.max_failures, 3);
+        assert!(c.force_change_at_logon && c.unlock_account);
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for name in [
+            "RESETPW_LDAP_URLS",
+            "RESETPW_BASE_DN",
+            "RESETPW_BIND_DN",
+            "RESETPW_BIND_PASSWORD_CIPHERTEXT",
+            "RESETPW_KMS_ENCRYPTION_CONTEXT",
+            "RESETPW_CA_PEM",
+            "RESETPW_ATTEMPTS_TABLE",
+        ] {
+            let mut env = base();
+            env.remove(name);
+            let err = load(&env).unwrap_err();
+            assert_eq!(err, ConfigError::Missing(name));
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        let cases = [
+            ("RESETPW_LDAP_URLS", "ldap://dc1.example.com"),
+            ("RESETPW_BIND_PASSWORD_CIPHERTEXT", "not base64!"),
+            ("RESETPW_KMS_ENCRYPTION_CONTEXT", "novalue"),
+            ("RESETPW_CA_PEM", "garbage"),
+            ("RESETPW_PASSWORD_LENGTH", "8"),
+            ("RESETPW_MAX_FAILURES", "zero"),
+            ("RESETPW_CALLER_ID_CHECK", "maybe"),
+            ("RESETPW_QUESTIONS", "DOB=birthDate:weird"),
+            ("RESETPW_QUESTIONS", "UserID=sAMAccountName:text"),
+            ("RESETPW_USER_ID_ATTRIBUTE", "sAMAccountName)(x"),
+            ("RESETPW_DIRECTORY_DATE_FORMAT", "YY"),
+            ("RESETPW_FORCE_CHANGE_AT_LOGON", "perhaps"),
+            ("RESETPW_DEFAULT_COUNTRY_CODE", "abc"),
+        ];
+        for (name, value) in cases {
+            let mut env = base();
+            env.insert(name, value.to_string());
+            match load(&env) {
+                Err(ConfigError::Invalid { name: n, .. }) => assert_eq!(n, name, "value {value}"),
+                other => panic!("{name}={value}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn questions_and_modes_parse() {
+        let mut env = base();
+        env.insert(
+            "RESETPW_QUESTIONS",
+            "Dob=extensionAttribute1:date, Pet=petName".into(),
+        );
+        env.insert("RESETPW_CALLER_ID_CHECK", "required".into());
+        env.insert("RESETPW_DIRECTORY_DATE_FORMAT", "DD/MM/YYYY".into());
+        let c = load(&env).unwrap();
+        assert_eq!(
+            c.questions,
+            [
+                Question {
+                    slot: "Dob".into(),
+                    attribute: "extensionAttribute1".into(),
+                    kind: AnswerKind::Date
+                },
+                Question {
+                    slot: "Pet".into(),
+                    attribute: "petName".into(),
+                    kind: AnswerKind::Text
+                },
+            ]
+        );
+        assert_eq!(c.caller_id, CallerIdMode::Required);
+        assert_eq!(c.directory_date_format, DateFormat::DayMonthYear('/'));
+    }
+}

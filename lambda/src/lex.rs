@@ -1,0 +1,325 @@
+//! Lex V2 code-hook event and response shapes.
+//!
+//! Deserialisation is lenient: unknown fields are ignored and nearly every field is optional,
+//! since AWS adds fields without changing `messageVersion`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LexEvent {
+    pub message_version: Option<String>,
+    pub invocation_source: Option<String>,
+    pub input_mode: Option<String>,
+    pub session_id: Option<String>,
+    pub input_transcript: Option<String>,
+    pub bot: Option<Value>,
+    pub session_state: SessionState,
+    pub request_attributes: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SessionState {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialog_action: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_attributes: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_contexts: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub originating_request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Intent {
+    pub name: String,
+    /// Slot name → slot (null when unfilled). Kept as JSON so unknown shapes survive a round trip.
+    pub slots: BTreeMap<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation_state: Option<String>,
+}
+
+impl Intent {
+    /// The interpreted value of a filled scalar slot (falls back to the original value).
+    pub fn slot_value(&self, name: &str) -> Option<&str> {
+        let value = self.slots.get(name)?.get("value")?;
+        value
+            .get("interpretedValue")
+            .and_then(Value::as_str)
+            .or_else(|| value.get("originalValue").and_then(Value::as_str))
+            .filter(|s| !s.trim().is_empty())
+    }
+}
+
+/// Which hook invoked the Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Dialog,
+    Fulfillment,
+}
+
+impl LexEvent {
+    pub fn source(&self) -> Option<Source> {
+        match self.invocation_source.as_deref() {
+            Some("DialogCodeHook") => Some(Source::Dialog),
+            Some("FulfillmentCodeHook") => Some(Source::Fulfillment),
+            _ => None,
+        }
+    }
+
+    pub fn session_attribute(&self, name: &str) -> Option<&str> {
+        self.session_state
+            .session_attributes
+            .as_ref()?
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.trim().is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LexResponse {
+    pub session_state: ResponseSessionState,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub messages: Vec<Message>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseSessionState {
+    pub dialog_action: DialogAction,
+    pub intent: ResponseIntent,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session_attributes: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DialogAction {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub slot_to_elicit: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseIntent {
+    pub name: String,
+    pub slots: BTreeMap<String, Value>,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub content_type: String,
+    pub content: String,
+}
+
+/// Intent state for a Close response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Fulfilled,
+    Failed,
+}
+
+fn plain(text: &str) -> Vec<Message> {
+    vec![Message {
+        content_type: "PlainText".into(),
+        content: text.into(),
+    }]
+}
+
+fn session_attributes(event: &LexEvent) -> Option<BTreeMap<String, String>> {
+    event.session_state.session_attributes.clone()
+}
+
+/// Close the intent as Fulfilled or Failed with a message read to the caller.
+pub fn close(event: &LexEvent, intent_name: &str, outcome: Outcome, text: &str) -> LexResponse {
+    let slots = event
+        .session_state
+        .intent
+        .as_ref()
+        .map(|i| i.slots.clone())
+        .unwrap_or_default();
+    LexResponse {
+        session_state: ResponseSessionState {
+            dialog_action: DialogAction {
+                kind: "Close".into(),
+                slot_to_elicit: None,
+            },
+            intent: ResponseIntent {
+                name: intent_name.into(),
+                slots,
+                state: match outcome {
+                    Outcome::Fulfilled => "Fulfilled".into(),
+                    Outcome::Failed => "Failed".into(),
+                },
+            },
+            session_attributes: session_attributes(event),
+        },
+        messages: plain(text),
+    }
+}
+
+/// Ask again for `slot` (clearing its current value) with a re-prompt.
+pub fn elicit_slot(event: &LexEvent, intent_name: &str, slot: &str, text: &str) -> LexResponse {
+    let mut slots = event
+        .session_state
+        .intent
+        .as_ref()
+        .map(|i| i.slots.clone())
+        .unwrap_or_default();
+    slots.insert(slot.to_string(), Value::Null);
+    LexResponse {
+        session_state: ResponseSessionState {
+            dialog_action: DialogAction {
+                kind: "ElicitSlot".into(),
+                slot_to_elicit: Some(slot.into()),
+            },
+            intent: ResponseIntent {
+                name: intent_name.into(),
+                slots,
+                state: "InProgress".into(),
+            },
+            session_attributes: session_attributes(event),
+        },
+        messages: plain(text),
+    }
+}
+
+/// Let Lex carry on with the dialog (elicit the next slot with its own prompts).
+pub fn delegate(event: &LexEvent, intent_name: &str) -> LexResponse {
+    let slots = event
+        .session_state
+        .intent
+        .as_ref()
+        .map(|i| i.slots.clone())
+        .unwrap_or_default();
+    LexResponse {
+        session_state: ResponseSessionState {
+            dialog_action: DialogAction {
+                kind: "Delegate".into(),
+                slot_to_elicit: None,
+            },
+            intent: ResponseIntent {
+                name: intent_name.into(),
+                slots,
+                state: "InProgress".into(),
+            },
+            session_attributes: session_attributes(event),
+        },
+        messages: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> LexEvent {
+        serde_json::from_value(json!({
+            "messageVersion": "1.0",
+            "invocationSource": "FulfillmentCodeHook",
+            "inputMode": "Speech",
+            "sessionId": "abc",
+            "someFieldAwsAddedLater": {"x": 1},
+            "bot": {"id": "B", "name": "n", "localeId": "en_US", "version": "1", "aliasId": "A", "aliasName": "live"},
+            "interpretations": [],
+            "sessionState": {
+                "sessionAttributes": {"CallerNumber": "+15550100001"},
+                "intent": {
+                    "name": "ResetPW",
+                    "state": "ReadyForFulfillment",
+                    "confirmationState": "None",
+                    "slots": {
+                        "UserID": {"shape": "Scalar", "value": {"originalValue": "j doe", "interpretedValue": "jdoe", "resolvedValues": []}},
+                        "DOB": {"shape": "Scalar", "value": {"originalValue": "march 14 1985", "resolvedValues": []}},
+                        "MonthStarted": null
+                    },
+                    "newThing": true
+                }
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn lenient_event_parsing() {
+        let e = event();
+        assert_eq!(e.source(), Some(Source::Fulfillment));
+        let intent = e.session_state.intent.as_ref().unwrap();
+        assert_eq!(intent.slot_value("UserID"), Some("jdoe"));
+        assert_eq!(
+            intent.slot_value("DOB"),
+            Some("march 14 1985"),
+            "falls back to originalValue"
+        );
+        assert_eq!(intent.slot_value("MonthStarted"), None);
+        assert_eq!(intent.slot_value("Nope"), None);
+        assert_eq!(e.session_attribute("CallerNumber"), Some("+15550100001"));
+        let empty: LexEvent = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(empty.source(), None);
+    }
+
+    #[test]
+    fn close_shape() {
+        let r = close(&event(), "ResetPW", Outcome::Failed, "Sorry.");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["sessionState"]["dialogAction"], json!({"type": "Close"}));
+        assert_eq!(v["sessionState"]["intent"]["state"], "Failed");
+        assert_eq!(v["sessionState"]["intent"]["name"], "ResetPW");
+        assert_eq!(
+            v["sessionState"]["sessionAttributes"]["CallerNumber"],
+            "+15550100001"
+        );
+        assert_eq!(
+            v["messages"],
+            json!([{"contentType": "PlainText", "content": "Sorry."}])
+        );
+        let f = close(&event(), "ResetPW", Outcome::Fulfilled, "Done.");
+        assert_eq!(
+            serde_json::to_value(&f).unwrap()["sessionState"]["intent"]["state"],
+            "Fulfilled"
+        );
+    }
+
+    #[test]
+    fn elicit_slot_shape_clears_the_slot() {
+        let r = elicit_slot(&event(), "ResetPW", "UserID", "Again?");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["sessionState"]["dialogAction"],
+            json!({"type": "ElicitSlot", "slotToElicit": "UserID"})
+        );
+        assert_eq!(v["sessionState"]["intent"]["state"], "InProgress");
+        assert_eq!(v["sessionState"]["intent"]["slots"]["UserID"], Value::Null);
+        assert_eq!(
+            v["sessionState"]["intent"]["slots"]["DOB"]["shape"],
+            "Scalar"
+        );
+        assert_eq!(v["messages"][0]["content"], "Again?");
+    }
+
+    #[test]
+    fn delegate_shape_has_no_messages() {
+        let v = serde_json::to_value(delegate(&event(), "ResetPW")).unwrap();
+        assert_eq!(
+            v["sessionState"]["dialogAction"],
+            json!({"type": "Delegate"})
+        );
+        assert!(v.get("messages").is_none());
+    }
+}
