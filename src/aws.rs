@@ -25,6 +25,7 @@ pub struct Cx {
     pub kms: aws_sdk_kms::Client,
     pub iam: aws_sdk_iam::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub ec2: aws_sdk_ec2::Client,
     /// The directory service account's password, when this run was given it.
     pub secret: Option<SecretString>,
     /// Where the password is read from, for messages.

@@ -86,7 +86,6 @@ fn sections(loaded: &Loaded) -> Vec<&'static str> {
 fn refuse_unsupported(loaded: &Loaded) -> Result<(), stack::StackError> {
     let s = &loaded.stack;
     for (name, present) in [
-        ("network", s.network.is_some()),
         ("fulfillment", s.fulfillment.is_some()),
         ("bot", s.bot.is_some()),
         ("connect", s.connect.is_some()),
@@ -140,6 +139,7 @@ async fn context(
         kms: aws_sdk_kms::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),
         ssm: aws_sdk_ssm::Client::new(&config),
+        ec2: aws_sdk_ec2::Client::new(&config),
         secret,
         secret_source: secret_env
             .unwrap_or(stack::default_secret_env().as_str())

@@ -32,7 +32,12 @@ async fn seen(stack: &str) -> Seen {
     let kms = aws_sdk_kms::Client::new(&config);
     let iam = aws_sdk_iam::Client::new(&config);
     let ssm = aws_sdk_ssm::Client::new(&config);
-    let key = kms.describe_key().key_id(format!("alias/{stack}-directory")).send().await.ok();
+    let key = kms
+        .describe_key()
+        .key_id(format!("alias/{stack}-directory"))
+        .send()
+        .await
+        .ok();
     let meta = key.as_ref().and_then(|k| k.key_metadata());
     let key_id = meta.map(|m| m.key_id().to_string());
     let key_tags = match &key_id {
@@ -51,9 +56,23 @@ async fn seen(stack: &str) -> Seen {
     let role = format!("{stack}-fulfillment");
     let role_exists = iam.get_role().role_name(&role).send().await.is_ok();
     let policy_arn = format!("arn:aws:iam::123456789012:policy/resetpw/{stack}-fulfillment");
-    let policy_exists = iam.get_policy().policy_arn(&policy_arn).send().await.is_ok();
-    let attached = match iam.list_attached_role_policies().role_name(&role).send().await {
-        Ok(a) => a.attached_policies().iter().filter_map(|p| p.policy_name().map(str::to_string)).collect(),
+    let policy_exists = iam
+        .get_policy()
+        .policy_arn(&policy_arn)
+        .send()
+        .await
+        .is_ok();
+    let attached = match iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+    {
+        Ok(a) => a
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_name().map(str::to_string))
+            .collect(),
         Err(_) => Vec::new(),
     };
     let parameter = ssm
@@ -77,7 +96,9 @@ async fn seen(stack: &str) -> Seen {
 /// Decrypts the stored secret with the stack's encryption context.
 async fn stored_password(stack: &str, ciphertext: &str) -> String {
     let kms = aws_sdk_kms::Client::new(&sdk().await);
-    let blob = base64::engine::general_purpose::STANDARD.decode(ciphertext).unwrap();
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(ciphertext)
+        .unwrap();
     let out = kms
         .decrypt()
         .ciphertext_blob(Blob::new(blob))
@@ -96,9 +117,16 @@ async fn live_owned_keys(stack: &str) -> usize {
     while let Some(k) = keys.next().await {
         let id = k.unwrap().key_id().unwrap().to_string();
         let tags = kms.list_resource_tags().key_id(&id).send().await.unwrap();
-        let ours = tags.tags().iter().any(|t| t.tag_key() == "resetpw:stack" && t.tag_value() == stack);
+        let ours = tags
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == "resetpw:stack" && t.tag_value() == stack);
         let state = kms.describe_key().key_id(&id).send().await.unwrap();
-        let pending = state.key_metadata().and_then(|m| m.key_state()).map(|s| s.as_str()) == Some("PendingDeletion");
+        let pending = state
+            .key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|s| s.as_str())
+            == Some("PendingDeletion");
         if ours && !pending {
             n += 1;
         }
@@ -117,8 +145,15 @@ async fn up_creates_everything_and_a_second_up_changes_nothing() {
     assert!(s.key_id.is_some(), "alias names a key");
     assert_eq!(s.key_state.as_deref(), Some("Enabled"));
     assert_eq!(s.key_tags.get("resetpw:stack"), Some(&case.stack));
-    assert_eq!(s.key_tags.get("resetpw:resource").map(String::as_str), Some("directory-key"));
-    assert_eq!(s.key_tags.get("team").map(String::as_str), Some("it"), "stack tags reach resources");
+    assert_eq!(
+        s.key_tags.get("resetpw:resource").map(String::as_str),
+        Some("directory-key")
+    );
+    assert_eq!(
+        s.key_tags.get("team").map(String::as_str),
+        Some("it"),
+        "stack tags reach resources"
+    );
     assert!(s.role_exists && s.policy_exists);
     let mut attached = s.attached.clone();
     attached.sort();
@@ -136,28 +171,61 @@ async fn up_creates_everything_and_a_second_up_changes_nothing() {
 
     // Least privilege: decrypt only this key under this stack's context; SMS but no topics.
     let iam = aws_sdk_iam::Client::new(&sdk().await);
-    let arn = format!("arn:aws:iam::123456789012:policy/resetpw/{}-fulfillment", case.stack);
+    let arn = format!(
+        "arn:aws:iam::123456789012:policy/resetpw/{}-fulfillment",
+        case.stack
+    );
     let policy = iam.get_policy().policy_arn(&arn).send().await.unwrap();
-    let version = policy.policy().unwrap().default_version_id().unwrap().to_string();
-    let doc = iam.get_policy_version().policy_arn(&arn).version_id(version).send().await.unwrap();
+    let version = policy
+        .policy()
+        .unwrap()
+        .default_version_id()
+        .unwrap()
+        .to_string();
+    let doc = iam
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id(version)
+        .send()
+        .await
+        .unwrap();
     let doc = percent_decode(doc.policy_version().unwrap().document().unwrap());
     let doc: Value = serde_json::from_str(&doc).unwrap();
     let statements = doc["Statement"].as_array().unwrap();
-    let decrypt = statements.iter().find(|s| s["Action"] == "kms:Decrypt").unwrap();
-    assert!(decrypt["Resource"].as_str().unwrap().ends_with(s.key_id.as_deref().unwrap()));
-    assert_eq!(decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:resetpw:stack"], json!(case.stack));
-    assert!(statements.iter().any(|s| s["Effect"] == "Deny" && s["Action"] == "sns:Publish"));
-    assert!(!statements.iter().any(|s| s["Action"] == "*" || s["Action"] == "kms:*"));
+    let decrypt = statements
+        .iter()
+        .find(|s| s["Action"] == "kms:Decrypt")
+        .unwrap();
+    assert!(decrypt["Resource"]
+        .as_str()
+        .unwrap()
+        .ends_with(s.key_id.as_deref().unwrap()));
+    assert_eq!(
+        decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:resetpw:stack"],
+        json!(case.stack)
+    );
+    assert!(statements
+        .iter()
+        .any(|s| s["Effect"] == "Deny" && s["Action"] == "sns:Publish"));
+    assert!(!statements
+        .iter()
+        .any(|s| s["Action"] == "*" || s["Action"] == "kms:*"));
 
     let mark = case.mark().await;
     case.run(&["up", "-f", f], 0);
-    assert_eq!(case.mutating_since(mark).await, Vec::<String>::new(), "a converged stack makes no mutating call");
+    assert_eq!(
+        case.mutating_since(mark).await,
+        Vec::<String>::new(),
+        "a converged stack makes no mutating call"
+    );
     case.run(&["diff", "-f", f, "--exit-code"], 0);
     case.run(&["down", "-f", f, "--yes"], 0);
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -166,21 +234,38 @@ async fn an_edited_stack_shows_the_field_and_exits_2_then_converges() {
     let file = case.write_stack("");
     let f = path_str(&file);
     case.run(&["up", "-f", f], 0);
-    let edited = std::fs::read_to_string(&file).unwrap().replace("team: it", "team: service-desk");
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("team: it", "team: service-desk");
     std::fs::write(&file, edited).unwrap();
 
     let out = case.run(&["diff", "-f", f, "--exit-code"], 2);
     let text = stdout(&out);
-    assert!(text.contains("tags:") && text.contains("service-desk"), "{text}");
+    assert!(
+        text.contains("tags:") && text.contains("service-desk"),
+        "{text}"
+    );
     let out = case.run(&["diff", "-f", f, "-o", "json"], 0);
     let plan: Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
     assert_eq!(plan["pending"], true);
-    let key = plan["resources"].as_array().unwrap().iter().find(|r| r["id"] == "directory-key").unwrap();
+    let key = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "directory-key")
+        .unwrap();
     assert_eq!(key["action"], "update");
     assert_eq!(key["changes"][0]["field"], "tags");
 
     case.run(&["up", "-f", f], 0);
-    assert_eq!(seen(&case.stack).await.key_tags.get("team").map(String::as_str), Some("service-desk"));
+    assert_eq!(
+        seen(&case.stack)
+            .await
+            .key_tags
+            .get("team")
+            .map(String::as_str),
+        Some("service-desk")
+    );
     case.run(&["diff", "-f", f, "--exit-code"], 0);
     case.run(&["down", "-f", f, "--yes"], 0);
 }
@@ -193,13 +278,29 @@ async fn a_policy_deleted_behind_the_tools_back_is_planned_and_repaired() {
     case.run(&["up", "-f", f], 0);
     let iam = aws_sdk_iam::Client::new(&sdk().await);
     let role = format!("{}-fulfillment", case.stack);
-    let arn = format!("arn:aws:iam::123456789012:policy/resetpw/{}-fulfillment", case.stack);
-    iam.detach_role_policy().role_name(&role).policy_arn(&arn).send().await.unwrap();
+    let arn = format!(
+        "arn:aws:iam::123456789012:policy/resetpw/{}-fulfillment",
+        case.stack
+    );
+    iam.detach_role_policy()
+        .role_name(&role)
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     iam.delete_policy().policy_arn(&arn).send().await.unwrap();
 
     let out = case.run(&["diff", "-f", f, "-o", "json", "--exit-code"], 2);
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let action = |id: &str| plan["resources"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()["action"].clone();
+    let action = |id: &str| {
+        plan["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["action"]
+            .clone()
+    };
     assert_eq!(action("fulfillment-policy"), "create");
     assert_eq!(action("fulfillment-policy-attachment"), "create");
     assert_eq!(action("fulfillment-role"), "none");
@@ -219,18 +320,40 @@ async fn a_changed_policy_document_gets_a_new_version_not_a_new_role() {
     let f = path_str(&file);
     case.run(&["up", "-f", f], 0);
     let iam = aws_sdk_iam::Client::new(&sdk().await);
-    let arn = format!("arn:aws:iam::123456789012:policy/resetpw/{}-fulfillment", case.stack);
+    let arn = format!(
+        "arn:aws:iam::123456789012:policy/resetpw/{}-fulfillment",
+        case.stack
+    );
     let widened = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
-    iam.create_policy_version().policy_arn(&arn).policy_document(widened.to_string()).set_as_default(true).send().await.unwrap();
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(widened.to_string())
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
 
     let out = case.run(&["diff", "-f", f, "--exit-code"], 2);
     assert!(stdout(&out).contains("document:"), "{}", stdout(&out));
     let mark = case.mark().await;
     case.run(&["up", "-f", f], 0);
     let calls = case.mutating_since(mark).await;
-    assert!(calls.iter().any(|c| c.ends_with("CreatePolicyVersion")), "{calls:?}");
-    assert!(!calls.iter().any(|c| c.ends_with("CreateRole") || c.ends_with("DeleteRole") || c.ends_with("DeletePolicy")), "{calls:?}");
-    let versions = iam.list_policy_versions().policy_arn(&arn).send().await.unwrap();
+    assert!(
+        calls.iter().any(|c| c.ends_with("CreatePolicyVersion")),
+        "{calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.ends_with("CreateRole")
+            || c.ends_with("DeleteRole")
+            || c.ends_with("DeletePolicy")),
+        "{calls:?}"
+    );
+    let versions = iam
+        .list_policy_versions()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(versions.versions().len(), 1, "old versions are pruned");
     case.run(&["diff", "-f", f, "--exit-code"], 0);
     case.run(&["down", "-f", f, "--yes"], 0);
@@ -249,7 +372,10 @@ async fn a_changed_secret_shows_masked_and_up_stores_it() {
     let (o, e) = (stdout(&out), stderr(&out));
     assert!(o.contains("password: (sensitive) → (sensitive)"), "{o}");
     for text in [&o, &e] {
-        assert!(!text.contains(new_password) && !text.contains(PASSWORD), "a password leaked: {text}");
+        assert!(
+            !text.contains(new_password) && !text.contains(PASSWORD),
+            "a password leaked: {text}"
+        );
     }
     let mut cmd = case.resetpw(&["diff", "-f", f, "-o", "json"]);
     cmd.env("TEST_BIND_PASSWORD", new_password);
@@ -258,21 +384,36 @@ async fn a_changed_secret_shows_masked_and_up_stores_it() {
 
     // Through stdin this time, as a CI job without the variable would.
     let mut cmd = case.resetpw(&["up", "-f", f, "--secret-stdin"]);
-    cmd.env_remove("TEST_BIND_PASSWORD").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.env_remove("TEST_BIND_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(format!("{new_password}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{new_password}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stdout(&out).contains(new_password) && !stderr(&out).contains(new_password));
     let s = seen(&case.stack).await;
-    assert_eq!(stored_password(&case.stack, &s.parameter.unwrap()).await, new_password);
+    assert_eq!(
+        stored_password(&case.stack, &s.parameter.unwrap()).await,
+        new_password
+    );
 
     // Without any password the secret is not compared, and says so.
     let mut cmd = case.resetpw(&["diff", "-f", f, "--exit-code"]);
     cmd.env_remove("TEST_BIND_PASSWORD");
     let out = case.run_cmd(cmd, 0);
-    assert!(stdout(&out).contains("password not compared"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("password not compared"),
+        "{}",
+        stdout(&out)
+    );
     case.run(&["down", "-f", f, "--yes"], 0);
 }
 
@@ -283,7 +424,11 @@ async fn up_without_the_password_changes_nothing() {
     let mut cmd = case.resetpw(&["up", "-f", path_str(&file)]);
     cmd.env_remove("TEST_BIND_PASSWORD");
     let out = case.run_cmd(cmd, 1);
-    assert!(stderr(&out).contains("TEST_BIND_PASSWORD"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("TEST_BIND_PASSWORD"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(case.mutating_since(0).await, Vec::<String>::new());
 }
 
@@ -297,16 +442,26 @@ async fn down_removes_everything_owned_and_a_second_down_succeeds() {
 
     let out = case.run(&["down", "-f", f], 1);
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
-    assert!(seen(&case.stack).await.role_exists, "refusing deleted nothing");
+    assert!(
+        seen(&case.stack).await.role_exists,
+        "refusing deleted nothing"
+    );
 
     let out = case.run(&["down", "-f", f, "--yes"], 0);
-    assert!(stdout(&out).contains("Removed 8 resource(s)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Removed 8 resource(s)"),
+        "{}",
+        stdout(&out)
+    );
     let s = seen(&case.stack).await;
     assert!(s.key_id.is_none(), "alias gone");
     assert!(!s.role_exists && !s.policy_exists && s.parameter.is_none());
     let kms = aws_sdk_kms::Client::new(&sdk().await);
     let state = kms.describe_key().key_id(&key_id).send().await.unwrap();
-    assert_eq!(state.key_metadata().unwrap().key_state().unwrap().as_str(), "PendingDeletion");
+    assert_eq!(
+        state.key_metadata().unwrap().key_state().unwrap().as_str(),
+        "PendingDeletion"
+    );
     assert_eq!(live_owned_keys(&case.stack).await, 0);
 
     let mark = case.mark().await;
@@ -322,7 +477,12 @@ async fn killed_at_any_point_up_converges_without_duplicates() {
         let f = path_str(&file);
         // Slow every call down so the kill lands between calls, not after the run.
         case.inject(json!({"latency_ms": 150})).await;
-        let mut child = case.resetpw(&["up", "-f", f]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = case
+            .resetpw(&["up", "-f", f])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         let started = Instant::now();
         loop {
             let n = case.mutating_since(0).await.len();
@@ -339,7 +499,11 @@ async fn killed_at_any_point_up_converges_without_duplicates() {
         case.clear_faults().await;
 
         case.run(&["up", "-f", f], 0);
-        assert_eq!(live_owned_keys(&case.stack).await, 1, "one key after a kill after {kill_after} calls");
+        assert_eq!(
+            live_owned_keys(&case.stack).await,
+            1,
+            "one key after a kill after {kill_after} calls"
+        );
         let s = seen(&case.stack).await;
         assert!(s.role_exists && s.policy_exists && s.parameter.is_some());
         assert_eq!(s.attached.len(), 3);
@@ -359,8 +523,16 @@ async fn up_converges_under_twenty_percent_throttling() {
     case.inject(json!({"rate": 0.2, "status": 400})).await;
     case.run(&["up", "-f", f], 0);
     case.run(&["diff", "-f", f, "--exit-code"], 0);
-    let injected = case.calls().await.iter().filter(|c| c["injected"] == true).count();
-    assert!(injected > 0, "the fault rule never fired, so this test proved nothing");
+    let injected = case
+        .calls()
+        .await
+        .iter()
+        .filter(|c| c["injected"] == true)
+        .count();
+    assert!(
+        injected > 0,
+        "the fault rule never fired, so this test proved nothing"
+    );
     case.run(&["down", "-f", f, "--yes"], 0);
     case.clear_faults().await;
     let s = seen(&case.stack).await;
@@ -373,7 +545,10 @@ async fn sections_not_supported_yet_are_refused_before_any_call() {
     let file = case.write_stack("bot:\n  locale: en_US\n");
     let out = case.run(&["up", "-f", path_str(&file)], 1);
     let e = stderr(&out);
-    assert!(e.contains("bot: the `bot` section is not supported yet"), "{e}");
+    assert!(
+        e.contains("bot: the `bot` section is not supported yet"),
+        "{e}"
+    );
     assert!(e.contains(&format!("{}.yaml:12:1", case.stack)), "{e}");
     assert!(case.calls().await.is_empty(), "nothing was called");
 }

@@ -63,19 +63,38 @@ fn checked_in_schema_is_current() {
     );
     let schema: serde_json::Value = serde_json::from_str(&generated).unwrap();
     assert_eq!(schema["required"], serde_json::json!(["name"]));
-    assert_eq!(schema["additionalProperties"], false, "unknown keys are errors in editors too");
+    assert_eq!(
+        schema["additionalProperties"], false,
+        "unknown keys are errors in editors too"
+    );
 }
 
 #[test]
 fn shipped_stacks_validate_and_reference_the_schema() {
     // The full stack names the customer's CA file; give it one.
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::copy(root().join("stacks/resetpw.yaml"), tmp.path().join("resetpw.yaml")).unwrap();
-    std::fs::copy(root().join("examples/demo-ca.pem"), tmp.path().join("corp-ca.pem")).unwrap();
+    std::fs::copy(
+        root().join("stacks/resetpw.yaml"),
+        tmp.path().join("resetpw.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("examples/demo-ca.pem"),
+        tmp.path().join("corp-ca.pem"),
+    )
+    .unwrap();
     let out = resetpw(tmp.path(), &["validate", "-f", "resetpw.yaml"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = resetpw(root(), &["validate", "-f", "examples/demo.yaml"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for file in ["stacks/resetpw.yaml", "examples/demo.yaml"] {
         let text = std::fs::read_to_string(root().join(file)).unwrap();
         assert!(

@@ -120,6 +120,11 @@ pub trait Resource: Send + Sync {
     fn replace_fields(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Checks against the live account that must pass before anything changes (the VPC
+    /// exists, the zones exist, ...). Runs at the start of every `up` and `diff` plan.
+    async fn preflight(&self, _cx: &Cx) -> Result<(), ResourceError> {
+        Ok(())
+    }
     /// Desired fields; `Prop::Unknown` where an input is not known yet.
     fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props;
     /// The live resource, or `None` when it does not exist.

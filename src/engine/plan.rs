@@ -235,6 +235,9 @@ async fn observe_all(
 
 /// The plan for `up` (and `diff`): what must change for the cloud to match the stack.
 pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceError> {
+    for r in resources {
+        r.preflight(cx).await?;
+    }
     let mut observed = observe_all(cx, resources).await?;
     let mut inputs = Outputs::new();
     let mut steps = Vec::new();
@@ -345,25 +348,16 @@ pub async fn apply_up(
             }
             let inputs = outputs.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let line = format!("{} {}", r.kind(), r.name());
-            let started = Instant::now();
-            let result = converge(cx, r, step, &inputs, progress, &line).await;
-            match result {
-                Ok((verb, new_outputs)) => {
-                    if let Some(verb) = verb {
-                        progress.end(id, &format!("{line}: {verb}"), started.elapsed());
-                        touched.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
-                    }
-                    outputs
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .extend(namespaced(id, &new_outputs));
-                    Ok(())
-                }
-                Err(e) => {
-                    progress.fail(id, &format!("{line}: {e}"), started.elapsed());
-                    Err(e)
-                }
+            let work = converge(cx, r, step, &inputs, progress, &line);
+            let (verb, new_outputs) = reported(progress, id, &line, work).await?;
+            if verb.is_some() {
+                touched.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
             }
+            outputs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(namespaced(id, &new_outputs));
+            Ok(())
         }
     })
     .await;
@@ -372,6 +366,24 @@ pub async fn apply_up(
     } else {
         Err(errors)
     }
+}
+
+/// Runs one resource's work and reports its outcome and elapsed time on the resource's line
+/// (nothing when the work says nothing was needed).
+async fn reported<T>(
+    progress: &dyn Progress,
+    id: &str,
+    line: &str,
+    work: impl std::future::Future<Output = Result<(Option<&'static str>, T), ResourceError>>,
+) -> Result<(Option<&'static str>, T), ResourceError> {
+    let started = Instant::now();
+    let result = work.await;
+    match &result {
+        Ok((Some(verb), _)) => progress.end(id, &format!("{line}: {verb}"), started.elapsed()),
+        Ok((None, _)) => {}
+        Err(e) => progress.fail(id, &format!("{line}: {e}"), started.elapsed()),
+    }
+    result
 }
 
 /// Brings one resource to its desired state with the outputs known now. Returns what was done
@@ -430,19 +442,11 @@ pub async fn apply_down(
             };
             let r = find(resources, id);
             let line = format!("{} {}", r.kind(), r.name());
-            let started = Instant::now();
             progress.begin(id, &format!("{line}: deleting"));
-            match r.delete(cx, live).await {
-                Ok(()) => {
-                    progress.end(id, &format!("{line}: deleted"), started.elapsed());
-                    deleted.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-                    Ok(())
-                }
-                Err(e) => {
-                    progress.fail(id, &format!("{line}: {e}"), started.elapsed());
-                    Err(e)
-                }
-            }
+            let work = async { r.delete(cx, live).await.map(|()| (Some("deleted"), ())) };
+            reported(progress, id, &line, work).await?;
+            deleted.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            Ok(())
         }
     })
     .await;

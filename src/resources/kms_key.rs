@@ -5,8 +5,8 @@ use crate::aws::{Cx, RESOURCE_TAG, STACK_TAG};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
-use futures::StreamExt;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

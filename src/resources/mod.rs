@@ -1,11 +1,20 @@
 //! The AWS resources of a stack, one file per kind, each with the same verbs.
 
 mod directory_secret;
+mod elastic_ip;
 mod iam_attachment;
 mod iam_policy;
 mod iam_role;
+mod internet_gateway;
 mod kms_alias;
 mod kms_key;
+mod nat_gateway;
+pub mod network;
+mod route_table;
+mod security_group;
+mod subnet;
+mod vpc;
+mod vpc_endpoint;
 
 use crate::aws::ApiError;
 use crate::engine::{Resource, ResourceError};
@@ -17,18 +26,28 @@ pub use directory_secret::{encryption_context, parameter_name as secret_paramete
 
 /// The resources a stack file asks for, in dependency order. A stack manages only the sections
 /// it has: the `directory` section (with its `secret`) brings the key, its alias, the encrypted
-/// secret and the fulfillment role with its policy.
+/// secret and the fulfillment role with its policy; the `network` section its VPC resources
+/// (see `network.rs`).
 pub fn for_stack(stack: &Stack) -> Vec<Box<dyn Resource>> {
-    if stack.directory.is_some() {
-        all(stack.name.as_str())
+    let mut list = if stack.directory.is_some() {
+        directory(stack.name.as_str())
     } else {
         Vec::new()
-    }
+    };
+    list.extend(network::for_network(stack));
+    list
 }
 
 /// Every resource kind a stack of this name can own, for `down`: found by name and tags whatever
 /// the stack file says now, so removing a section and running `down` still leaves nothing.
 pub fn all(stack: &str) -> Vec<Box<dyn Resource>> {
+    let mut list = directory(stack);
+    list.extend(network::all(stack));
+    list
+}
+
+/// The `directory` section's resources.
+fn directory(stack: &str) -> Vec<Box<dyn Resource>> {
     vec![
         Box::new(kms_key::KmsKey::new(stack)),
         Box::new(kms_alias::KmsAlias::new(stack)),

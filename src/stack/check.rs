@@ -245,6 +245,12 @@ fn check_network(loaded: &Loaded, n: &Network) -> Result<(), StackError> {
                 "subnet_ids",
                 "subnet_ids: [subnet-0123456789abcdef0]",
             )?;
+            if n.egress == Egress::Endpoints {
+                return Err(loaded.error_at(
+                    &["network", "egress"],
+                    "`egress: endpoints` needs subnets resetpw creates (modes `nat` and `new`): in mode `existing` the given subnets must already route out",
+                ));
+            }
         }
         NetworkMode::Nat | NetworkMode::New => {
             if n.mode == NetworkMode::Nat {
@@ -261,6 +267,11 @@ fn check_network(loaded: &Loaded, n: &Network) -> Result<(), StackError> {
                 .iter()
                 .map(|s| &s.availability_zone)
                 .collect();
+            if n.private_subnets.len() > 6 {
+                return Err(
+                    loaded.error_at(&["network", "private_subnets"], "at most 6 private subnets")
+                );
+            }
             if zones.len() < 2 {
                 return Err(loaded.error_at(
                     &["network", "private_subnets"],

@@ -239,14 +239,20 @@ fn explain(raw: &str, key: &mut String) -> String {
     }
     if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
         let dup = rest.split(',').next().unwrap_or(rest).trim();
-        *key = if key.is_empty() || key == "?" { dup.to_string() } else { format!("{key}.{dup}") };
+        *key = if key.is_empty() || key == "?" {
+            dup.to_string()
+        } else {
+            format!("{key}.{dup}")
+        };
         return format!("duplicate key `{dup}`: each key may appear once in a mapping");
     }
     if raw.starts_with("budget breached") || (raw.contains("alias") && raw.contains("limit")) {
         return "the file grows past resetpw's limits once its aliases are expanded (at most 1 MiB of text, 1,000 aliases, 32 levels of nesting): write the values out plainly".to_string();
     }
     let plain = match raw {
-        r if r.starts_with("invalid u") || r.starts_with("invalid i") => "expected a whole number".to_string(),
+        r if r.starts_with("invalid u") || r.starts_with("invalid i") => {
+            "expected a whole number".to_string()
+        }
         r if r.starts_with("invalid f") => "expected a number".to_string(),
         "expected string scalar" => "expected a string".to_string(),
         "expected mapping start" => "expected a mapping of keys to values".to_string(),

@@ -4,6 +4,7 @@ mod check;
 mod load;
 mod types;
 
+pub use check::{contains, overlaps};
 pub use load::{load, locate, Loaded, StackError};
 pub use types::*;
 

@@ -19,7 +19,11 @@ pub fn cloud_url() -> String {
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    format!("{prefix}-{}-{n}-{}", std::process::id() % 100_000, fastrand::u32(..10_000))
+    format!(
+        "{prefix}-{}-{n}-{}",
+        std::process::id() % 100_000,
+        fastrand::u32(..10_000)
+    )
 }
 
 /// One test's view: a stack name, an SDK app id that tags its calls in the record, and a
@@ -96,7 +100,12 @@ impl Case {
     /// Every call this case's processes made, in order.
     pub async fn calls(&self) -> Vec<Value> {
         let url = format!("{}/_localcloud/calls?app={}", cloud_url(), self.app);
-        reqwest::get(url).await.expect("call record").json().await.expect("call record JSON")
+        reqwest::get(url)
+            .await
+            .expect("call record")
+            .json()
+            .await
+            .expect("call record JSON")
     }
 
     /// Calls that change state, made after record position `since`.
@@ -105,26 +114,46 @@ impl Case {
             .await
             .into_iter()
             .filter(|c| c["mutating"] == true && c["seq"].as_u64().unwrap_or(0) > since)
-            .map(|c| format!("{} {}", c["service"].as_str().unwrap_or(""), c["operation"].as_str().unwrap_or("")))
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c["service"].as_str().unwrap_or(""),
+                    c["operation"].as_str().unwrap_or("")
+                )
+            })
             .collect()
     }
 
     /// The record position now, to count from.
     pub async fn mark(&self) -> u64 {
-        self.calls().await.last().and_then(|c| c["seq"].as_u64()).unwrap_or(0)
+        self.calls()
+            .await
+            .last()
+            .and_then(|c| c["seq"].as_u64())
+            .unwrap_or(0)
     }
 
     /// Injects a fault for this case's calls only.
     pub async fn inject(&self, mut rule: Value) {
         rule["app"] = Value::String(self.app.clone());
         let url = format!("{}/_localcloud/faults", cloud_url());
-        let status = reqwest::Client::new().post(url).json(&rule).send().await.expect("fault").status();
+        let status = reqwest::Client::new()
+            .post(url)
+            .json(&rule)
+            .send()
+            .await
+            .expect("fault")
+            .status();
         assert!(status.is_success(), "fault rule refused: {status}");
     }
 
     pub async fn clear_faults(&self) {
         let url = format!("{}/_localcloud/faults?app={}", cloud_url(), self.app);
-        reqwest::Client::new().delete(url).send().await.expect("clear faults");
+        reqwest::Client::new()
+            .delete(url)
+            .send()
+            .await
+            .expect("clear faults");
     }
 }
 
