@@ -3,7 +3,7 @@
 //! ciphertext) at `/resetpw/<stack>/directory-secret`, where the fulfillment Lambda's
 //! configuration reads it from. The plaintext exists only in memory during `up` and `diff`.
 
-use super::{api, other, tag_delta, tags_value, tolerate};
+use super::{api, live_tags, other, tag_delta, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{
     diff_props, input, Change, Live, Outputs, Prop, Props, Resource, ResourceError, Shown,
@@ -290,7 +290,7 @@ impl Resource for DirectorySecret {
     async fn update(
         &self,
         cx: &Cx,
-        _live: &Live,
+        live: &Live,
         changes: &[Change],
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
@@ -304,7 +304,7 @@ impl Resource for DirectorySecret {
                 .map_err(api("write", KIND, &self.name()))?;
         }
         if changes.iter().any(|c| c.field == "tags") {
-            let (set, remove) = tag_delta(&cx.tags_for(ID), &self.tags_of(cx).await?);
+            let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
             if !set.is_empty() {
                 cx.ssm
                     .add_tags_to_resource()

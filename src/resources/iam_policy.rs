@@ -2,7 +2,7 @@
 //! secret with the stack's key only under the stack's encryption context, and send SMS.
 
 use super::iam_role::{iam_tags, PATH};
-use super::{api, decode_policy, tag_delta, tags_value, tolerate};
+use super::{api, decode_policy, live_tags, tag_delta, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::input;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
@@ -217,19 +217,7 @@ impl Resource for IamPolicy {
                     self.prune(cx, arn).await?;
                 }
                 "tags" => {
-                    let live_tags: BTreeMap<String, String> = live
-                        .props
-                        .get("tags")
-                        .and_then(Value::as_object)
-                        .map(|o| {
-                            o.iter()
-                                .map(|(k, v)| {
-                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags);
+                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
                     if !set.is_empty() {
                         cx.iam
                             .tag_policy()

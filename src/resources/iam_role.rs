@@ -1,6 +1,6 @@
 //! The fulfillment Lambda's IAM role.
 
-use super::{api, decode_policy, tag_delta, tags_value, tolerate};
+use super::{api, decode_policy, live_tags, tag_delta, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use async_trait::async_trait;
@@ -180,7 +180,7 @@ impl Resource for IamRole {
                         .map_err(api("update", KIND, &name))?;
                 }
                 "tags" => {
-                    let (set, remove) = tag_delta(&cx.tags_for(ID), &self.tags_of(cx).await?);
+                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
                     if !set.is_empty() {
                         cx.iam
                             .tag_role()

@@ -1,6 +1,6 @@
 //! The KMS key that encrypts the directory service account's password.
 
-use super::{api, other, tag_delta, tags_value, tolerate};
+use super::{api, live_tags, other, tag_delta, tags_value, tolerate};
 use crate::aws::{Cx, RESOURCE_TAG, STACK_TAG};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::wait::{wait_until, Backoff, Poll};
@@ -292,8 +292,7 @@ impl Resource for KmsKey {
                         .map_err(api("update the policy of", KIND, key_id))?;
                 }
                 "tags" => {
-                    let live_tags = Self::tags_of(cx, key_id).await?;
-                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags);
+                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
                     if !set.is_empty() {
                         let mut request = cx.kms.tag_resource().key_id(key_id);
                         for (k, v) in set {

@@ -91,6 +91,20 @@ pub fn tags_value(tags: &BTreeMap<String, String>) -> Value {
     )
 }
 
+/// The tags `observe` recorded in a live resource's `tags` property (the inverse of
+/// `tags_value`), so updates need not read them from AWS again.
+pub fn live_tags(live: &crate::engine::Live) -> BTreeMap<String, String> {
+    live.props
+        .get("tags")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Tags to set (new or changed) and keys to remove to go from `live` to `desired`.
 pub fn tag_delta(
     desired: &BTreeMap<String, String>,

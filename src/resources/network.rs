@@ -209,17 +209,7 @@ pub async fn retag(
     desired: &BTreeMap<String, String>,
 ) -> Result<(), ResourceError> {
     let physical_id = live.physical_id.as_str();
-    let live: BTreeMap<String, String> = live
-        .props
-        .get("tags")
-        .and_then(|t| t.as_object())
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let (set, remove) = super::tag_delta(desired, &live);
+    let (set, remove) = super::tag_delta(desired, &super::live_tags(live));
     if !set.is_empty() {
         let mut request = cx.ec2.create_tags().resources(physical_id);
         for (k, v) in set {
