@@ -162,12 +162,9 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         print_outputs(&plan.outputs);
         return Ok(EXIT_OK);
     }
-    let secret_step = plan.steps.iter().find(|s| s.id == "directory-secret");
-    if cx.secret.is_none() && secret_step.is_some_and(|s| s.action != Action::None) {
-        bail!(
-            "the plan writes the directory secret but no password was given: set {} or pass --secret-stdin (nothing was changed)",
-            cx.secret_source
-        );
+    let blockers = engine::blockers(&cx, &resources, &plan);
+    if !blockers.is_empty() {
+        bail!("{} (nothing was changed)", blockers.join("; "));
     }
     match engine::apply_up(&cx, &resources, &plan, cx.progress.as_ref()).await {
         Ok(outputs) => {

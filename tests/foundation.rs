@@ -552,3 +552,37 @@ async fn sections_not_supported_yet_are_refused_before_any_call() {
     assert!(e.contains(&format!("{}.yaml:12:1", case.stack)), "{e}");
     assert!(case.calls().await.is_empty(), "nothing was called");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_change_applies_without_the_password() {
+    let case = Case::new("tagnopw");
+    let file = case.write_stack("");
+    let f = path_str(&file);
+    case.run(&["up", "-f", f], 0);
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("team: it", "team: ops");
+    std::fs::write(&file, edited).unwrap();
+    let mut cmd = case.resetpw(&["up", "-f", f]);
+    cmd.env_remove("TEST_BIND_PASSWORD");
+    case.run_cmd(cmd, 0);
+    let ssm = aws_sdk_ssm::Client::new(&sdk().await);
+    let tags = ssm
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(format!("/resetpw/{}/directory-secret", case.stack))
+        .send()
+        .await
+        .unwrap();
+    assert!(tags
+        .tag_list()
+        .iter()
+        .any(|t| t.key() == "team" && t.value() == "ops"));
+    let s = seen(&case.stack).await;
+    assert_eq!(
+        stored_password(&case.stack, &s.parameter.unwrap()).await,
+        PASSWORD,
+        "the stored password is untouched"
+    );
+    case.run(&["down", "-f", f, "--yes"], 0);
+}

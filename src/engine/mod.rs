@@ -5,7 +5,7 @@ mod dag;
 mod plan;
 
 pub use dag::run_dag;
-pub use plan::{apply_down, apply_up, plan_down, plan_up, Action, Plan, Step};
+pub use plan::{apply_down, apply_up, blockers, plan_down, plan_up, Action, Plan, Step};
 
 use crate::aws::{ApiError, Cx};
 use async_trait::async_trait;
@@ -158,6 +158,11 @@ pub trait Resource: Send + Sync {
     ) -> Result<BTreeMap<String, String>, ResourceError>;
     /// Deletes it; "already gone" is success.
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError>;
+    /// Why this run cannot apply the planned action (e.g. a value it was not given), checked
+    /// for every step before anything changes; `None` when it can.
+    fn apply_blocker(&self, _cx: &Cx, _action: Action, _changes: &[Change]) -> Option<String> {
+        None
+    }
     /// Remarks for the plan (e.g. a value that could not be compared).
     fn notes(&self, _cx: &Cx) -> Vec<String> {
         Vec::new()

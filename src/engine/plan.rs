@@ -324,6 +324,15 @@ pub async fn plan_down(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceE
     })
 }
 
+/// What stops this run from applying the plan, from every resource with a pending action.
+pub fn blockers(cx: &Cx, resources: &Resources, plan: &Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .filter(|s| s.action != Action::None)
+        .filter_map(|s| find(resources, s.id).apply_blocker(cx, s.action, &s.changes))
+        .collect()
+}
+
 /// Applies an `up` plan in dependency order; returns all outputs.
 pub async fn apply_up(
     cx: &Cx,

@@ -6,7 +6,7 @@
 use super::{api, live_tags, other, tag_delta, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{
-    diff_props, input, Change, Live, Outputs, Prop, Props, Resource, ResourceError, Shown,
+    diff_props, input, Action, Change, Live, Outputs, Prop, Props, Resource, ResourceError, Shown,
 };
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
@@ -138,6 +138,24 @@ impl Resource for DirectorySecret {
             ("key", input(inputs, "directory-key.arn")),
             ("tags", Prop::Known(tags_value(&cx.tags_for(ID)))),
         ])
+    }
+
+    /// Writing the ciphertext needs the password; changing only tags does not.
+    fn apply_blocker(&self, cx: &Cx, action: Action, changes: &[Change]) -> Option<String> {
+        let writes = match action {
+            Action::Create | Action::Replace => true,
+            Action::Update => changes
+                .iter()
+                .any(|c| c.field == "key" || c.field == "password"),
+            Action::None | Action::Delete => false,
+        };
+        (writes && cx.secret.is_none()).then(|| {
+            format!(
+                "{} must be written but no password was given: set {} or pass --secret-stdin",
+                self.name(),
+                cx.secret_source
+            )
+        })
     }
 
     fn notes(&self, cx: &Cx) -> Vec<String> {
