@@ -496,6 +496,7 @@ async fn killed_at_any_point_up_converges_without_duplicates() {
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        case.settle().await;
         case.clear_faults().await;
 
         case.run(&["up", "-f", f], 0);

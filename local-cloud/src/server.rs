@@ -68,6 +68,34 @@ async fn handle(AxState(state): AxState<Arc<State>>, request: Request) -> Respon
         .await;
     };
     let call = protocol::classify(&service, &parts.method, &path, query, &parts.headers, &body);
+    // Like AWS, a call that has arrived is carried out even when the caller goes away (a killed
+    // `resetpw up`): the work runs in its own task, which dropping this handler does not cancel.
+    let task = tokio::spawn(answer(
+        state,
+        call,
+        service,
+        parts.method,
+        path_and_query,
+        parts.headers,
+        body,
+    ));
+    task.await.unwrap_or_else(|err| {
+        Response::builder()
+            .status(500)
+            .body(Body::from(format!("local-cloud: the call failed: {err}")))
+            .unwrap_or_default()
+    })
+}
+
+async fn answer(
+    state: Arc<State>,
+    call: protocol::Call,
+    service: String,
+    method: axum::http::Method,
+    path_and_query: String,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
     let seq = state.recorder.begin(
         &call.service,
         &call.operation,
@@ -89,9 +117,9 @@ async fn handle(AxState(state): AxState<Arc<State>>, request: Request) -> Respon
         let r = forward::forward(
             &state.client,
             &state.moto_url,
-            parts.method,
+            method,
             &path_and_query,
-            &parts.headers,
+            &headers,
             body,
         )
         .await;

@@ -85,20 +85,44 @@ impl KmsKey {
             let entry = entry.map_err(api("list", KIND, &self.name()))?;
             key_ids.extend(entry.key_id().map(str::to_string));
         }
-        // One tag read per key, a few at a time: accounts can hold many keys.
+        // One tag read per key, a few at a time: accounts can hold many keys. Keys whose tags we
+        // may not read (other teams', AWS-managed) or that vanished meanwhile are not ours; any
+        // other failure stops the scan, since guessing "not ours" would create a second key.
         let mut checks = futures::stream::iter(key_ids)
             .map(|key_id| async move {
-                // Keys whose tags we may not read (other teams', AWS-managed) are not ours.
-                let tags = Self::tags_of(cx, &key_id).await.ok()?;
+                let read = tolerate(
+                    cx.kms
+                        .list_resource_tags()
+                        .key_id(&key_id)
+                        .limit(50)
+                        .send()
+                        .await,
+                    &["AccessDeniedException", "NotFoundException"],
+                )
+                .map_err(api("read tags of", KIND, &key_id))?;
+                let tags: BTreeMap<String, String> = read
+                    .iter()
+                    .flat_map(|out| out.tags())
+                    .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+                    .collect();
                 let ours = tags.get(STACK_TAG) == Some(&self.stack)
                     && tags.get(RESOURCE_TAG).map(String::as_str) == Some(ID);
-                ours.then_some(key_id)
+                Ok::<_, ResourceError>(ours.then_some(key_id))
             })
             .buffer_unordered(8);
         while let Some(candidate) = checks.next().await {
-            let Some(key_id) = candidate else { continue };
-            let described = cx.kms.describe_key().key_id(&key_id).send().await;
-            if described.is_ok_and(|d| d.key_metadata().is_some_and(|m| usable(m.key_state()))) {
+            let Some(key_id) = candidate? else { continue };
+            let described = cx
+                .kms
+                .describe_key()
+                .key_id(&key_id)
+                .send()
+                .await
+                .map_err(api("describe", KIND, &key_id))?;
+            if described
+                .key_metadata()
+                .is_some_and(|m| usable(m.key_state()))
+            {
                 return Ok(Some(key_id));
             }
         }

@@ -124,6 +124,19 @@ impl Case {
             .collect()
     }
 
+    /// Waits until every call this case's processes made has been answered: after a kill, the
+    /// cloud still finishes what it had received, as AWS does.
+    pub async fn settle(&self) {
+        let started = std::time::Instant::now();
+        while self.calls().await.iter().any(|c| c["status"].is_null()) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "calls still in flight after 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The record position now, to count from.
     pub async fn mark(&self) -> u64 {
         self.calls()
