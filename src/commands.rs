@@ -156,7 +156,7 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let resources = resources::for_stack(&loaded.stack);
     let plan = engine::plan_up(&cx, &resources)
         .await
-        .map_err(plan_failed)?;
+        .map_err(plan_failed(&loaded))?;
     print!("{}", plan.render());
     if !plan.pending() {
         print_outputs(&plan.outputs);
@@ -189,7 +189,7 @@ async fn diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<u8> {
     let resources = resources::for_stack(&loaded.stack);
     let plan = engine::plan_up(&cx, &resources)
         .await
-        .map_err(plan_failed)?;
+        .map_err(plan_failed(&loaded))?;
     match args.output {
         Output::Text => print!("{}", plan.render()),
         Output::Json => println!("{}", serde_json::to_string_pretty(&plan.to_json())?),
@@ -212,7 +212,7 @@ async fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
     let resources = resources::all(&cx.stack);
     let plan = engine::plan_down(&cx, &resources)
         .await
-        .map_err(plan_failed)?;
+        .map_err(plan_failed(&loaded))?;
     if !plan.pending() {
         print!("{}", render_down(&plan));
         println!(
@@ -276,9 +276,16 @@ fn print_outputs(outputs: &Outputs) {
     }
 }
 
-fn plan_failed(e: ResourceError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
-        .context("could not plan: reading the live state failed (nothing was changed)")
+/// A planning error; one about a value of the stack file points at its line and column.
+fn plan_failed(loaded: &Loaded) -> impl Fn(ResourceError) -> anyhow::Error + '_ {
+    move |e| match e {
+        ResourceError::Stack { path, message } => {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            anyhow::Error::new(loaded.error_at(&path, format!("{message} (nothing was changed)")))
+        }
+        e => anyhow::anyhow!("{e}")
+            .context("could not plan: reading the live state failed (nothing was changed)"),
+    }
 }
 
 fn apply_failed(command: &str, errors: &[ResourceError]) -> anyhow::Error {

@@ -483,15 +483,32 @@ async fn nat_mode_refuses_overlapping_subnets_and_unknown_zones_before_changing_
     let mark = case.mark().await;
     let overlapping = case.write_stack(&yaml(&format!("{b}.200.128/25"), "us-east-1a"));
     let out = case.run(&["up", "-f", overlapping.to_str().unwrap()], 1);
+    // Each refusal points at the key in the file: line 16 is the first private subnet.
+    let at = |file: &Path, key: &str| {
+        let text = std::fs::read_to_string(file).unwrap();
+        let (n, line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains(&format!("{key}:")))
+            .unwrap();
+        let column = line.find(&format!("{key}:")).unwrap() + 1;
+        (n + 1, column)
+    };
+    let (line, column) = at(&overlapping, "cidr");
     assert!(
-        common::stderr(&out).contains("overlaps the existing subnet"),
+        common::stderr(&out).contains(&format!(
+            ":{line}:{column}: network.private_subnets.0.cidr: subnet {b}.200.128/25 overlaps the existing subnet"
+        )),
         "{}",
         common::stderr(&out)
     );
     let zone = case.write_stack(&yaml(&format!("{b}.10.0/24"), "us-east-1x"));
     let out = case.run(&["up", "-f", zone.to_str().unwrap()], 1);
+    let (line, column) = at(&zone, "availability_zone");
     assert!(
-        common::stderr(&out).contains("`us-east-1x` does not exist"),
+        common::stderr(&out).contains(&format!(
+            ":{line}:{column}: network.private_subnets.0.availability_zone: availability zone `us-east-1x` does not exist"
+        )),
         "{}",
         common::stderr(&out)
     );
@@ -503,7 +520,37 @@ async fn nat_mode_refuses_overlapping_subnets_and_unknown_zones_before_changing_
     );
     let out = case.run(&["up", "-f", missing.to_str().unwrap()], 1);
     assert!(
-        common::stderr(&out).contains("vpc-0123456789abcdef0` does not exist"),
+        common::stderr(&out).contains(&format!(
+            ":{}:{}: network.vpc_id: VPC vpc-0123456789abcdef0 does not exist",
+            at(&missing, "vpc_id").0,
+            at(&missing, "vpc_id").1
+        )),
+        "{}",
+        common::stderr(&out)
+    );
+    // Endpoints need the customer's VPC to resolve private DNS names; a new VPC from
+    // CreateVpc has DNS hostnames off, and resetpw does not change the customer's VPC.
+    let endpoints = case.write_stack(
+        &(yaml(&format!("{b}.10.0/24"), "us-east-1a")
+            .lines()
+            .map(|l| {
+                if l.starts_with("  public_subnet:") {
+                    "  egress: endpoints"
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"),
+    );
+    let out = case.run(&["up", "-f", endpoints.to_str().unwrap()], 1);
+    let (line, column) = at(&endpoints, "egress");
+    assert!(
+        common::stderr(&out).contains(&format!(
+            ":{line}:{column}: network.egress: `egress: endpoints` needs DNS resolution and DNS hostnames turned on in {} (now: resolution on, hostnames off)",
+            customer.vpc_id
+        )),
         "{}",
         common::stderr(&out)
     );

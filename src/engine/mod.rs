@@ -97,6 +97,10 @@ pub enum ResourceError {
         name: String,
         stack: String,
     },
+    /// A value of the stack file that the account shows to be wrong (a VPC that does not
+    /// exist, a zone not in the region): reported at that key's line and column.
+    #[error("{}: {message}", path.join("."))]
+    Stack { path: Vec<String>, message: String },
     #[error("{0}")]
     Wait(#[from] crate::wait::WaitError),
     #[error("{0}")]

@@ -28,27 +28,6 @@ impl Vpc {
         }
     }
 
-    async fn dns(
-        &self,
-        cx: &Cx,
-        vpc_id: &str,
-        name: VpcAttributeName,
-    ) -> Result<bool, ResourceError> {
-        let out = cx
-            .ec2
-            .describe_vpc_attribute()
-            .vpc_id(vpc_id)
-            .attribute(name.clone())
-            .send()
-            .await
-            .map_err(api("read attributes of", KIND, vpc_id))?;
-        let value = match name {
-            VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
-            _ => out.enable_dns_support(),
-        };
-        Ok(value.and_then(|v| v.value()).unwrap_or(false))
-    }
-
     async fn enable_dns(&self, cx: &Cx, vpc_id: &str) -> Result<(), ResourceError> {
         let on = || AttributeBooleanValue::builder().value(true).build();
         // One attribute per call: that is what ModifyVpcAttribute accepts.
@@ -68,6 +47,27 @@ impl Vpc {
             .map_err(api("turn on DNS hostnames of", KIND, vpc_id))?;
         Ok(())
     }
+}
+
+/// One DNS attribute of a VPC (ModifyVpcAttribute and DescribeVpcAttribute take one at a time).
+pub async fn dns_attribute(
+    cx: &Cx,
+    vpc_id: &str,
+    name: VpcAttributeName,
+) -> Result<bool, ResourceError> {
+    let out = cx
+        .ec2
+        .describe_vpc_attribute()
+        .vpc_id(vpc_id)
+        .attribute(name.clone())
+        .send()
+        .await
+        .map_err(api("read attributes of", KIND, vpc_id))?;
+    let value = match name {
+        VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
+        _ => out.enable_dns_support(),
+    };
+    Ok(value.and_then(|v| v.value()).unwrap_or(false))
 }
 
 #[async_trait]
@@ -112,12 +112,8 @@ impl Resource for Vpc {
         };
         let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
         let tags = tag_map(vpc.tags());
-        let support = self
-            .dns(cx, &vpc_id, VpcAttributeName::EnableDnsSupport)
-            .await?;
-        let hostnames = self
-            .dns(cx, &vpc_id, VpcAttributeName::EnableDnsHostnames)
-            .await?;
+        let support = dns_attribute(cx, &vpc_id, VpcAttributeName::EnableDnsSupport).await?;
+        let hostnames = dns_attribute(cx, &vpc_id, VpcAttributeName::EnableDnsHostnames).await?;
         Ok(Some(Live {
             physical_id: vpc_id.clone(),
             props: BTreeMap::from([

@@ -11,9 +11,10 @@ use crate::aws::{ApiError, Cx};
 use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
+use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpointType};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 const KIND: &str = "ec2-vpc-endpoint";
 const GONE: &[&str] = &[
@@ -26,6 +27,8 @@ pub struct VpcEndpoint {
     id: &'static str,
     service: &'static str,
     interface: bool,
+    /// The service's endpoint name as the region lists it, found at plan time.
+    listed: OnceLock<String>,
 }
 
 impl VpcEndpoint {
@@ -35,6 +38,7 @@ impl VpcEndpoint {
             id,
             service,
             interface: true,
+            listed: OnceLock::new(),
         }
     }
 
@@ -44,11 +48,25 @@ impl VpcEndpoint {
             id,
             service,
             interface: false,
+            listed: OnceLock::new(),
         }
     }
 
+    /// `com.amazonaws.<region>.<service>` in most regions; China names most interface endpoint
+    /// services `cn.com.amazonaws.…`, so the name the region lists (found at plan time) wins.
     fn service_name(&self, cx: &Cx) -> String {
-        format!("com.amazonaws.{}.{}", cx.region, self.service)
+        self.listed
+            .get()
+            .cloned()
+            .unwrap_or_else(|| format!("com.amazonaws.{}.{}", cx.region, self.service))
+    }
+
+    fn endpoint_type(&self) -> VpcEndpointType {
+        if self.interface {
+            VpcEndpointType::Interface
+        } else {
+            VpcEndpointType::Gateway
+        }
     }
 
     /// A list of input ids as a prop, unknown while any of them is.
@@ -169,6 +187,51 @@ impl Resource for VpcEndpoint {
             "route_tables",
             "private_dns",
         ]
+    }
+
+    /// Finds the name the region lists for this endpoint service and keeps it for the plan.
+    /// When it is not listed (moto lists few services), the standard name is used and
+    /// CreateVpcEndpoint says if the region lacks it.
+    async fn preflight(&self, cx: &Cx) -> Result<(), ResourceError> {
+        let candidates = ["com.amazonaws", "cn.com.amazonaws"]
+            .map(|prefix| format!("{prefix}.{}.{}", cx.region, self.service));
+        // All services of the type, page by page: a name filter would do, but moto's server
+        // mishandles it, and naming a service the region lacks is an error.
+        let mut listed = None;
+        let mut token = None;
+        loop {
+            let page = cx
+                .ec2
+                .describe_vpc_endpoint_services()
+                .filters(
+                    Filter::builder()
+                        .name("service-type")
+                        .values(self.endpoint_type().as_str())
+                        .build(),
+                )
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(api("look up the endpoint service of", KIND, &self.name()))?;
+            listed = listed.or_else(|| {
+                page.service_names()
+                    .iter()
+                    .find(|n| candidates.contains(n))
+                    .cloned()
+            });
+            token = page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if listed.is_some() || token.is_none() {
+                break;
+            }
+        }
+        if let Some(name) = listed {
+            let _ = self.listed.set(name.to_string());
+        }
+        Ok(())
     }
 
     fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props {

@@ -284,6 +284,11 @@ fn check_network(loaded: &Loaded, n: &Network) -> Result<(), StackError> {
                     "public_subnet",
                     "public_subnet: {cidr: 10.42.0.0/24, availability_zone: eu-west-2a}",
                 )?;
+            } else if n.public_subnet.is_some() {
+                return Err(loaded.error_at(
+                    &["network", "public_subnet"],
+                    "`public_subnet` holds the NAT gateway and is not used with `egress: endpoints`: remove it, or use `egress: nat`",
+                ));
             }
         }
     }
@@ -293,19 +298,30 @@ fn check_network(loaded: &Loaded, n: &Network) -> Result<(), StackError> {
             "name where the domain controllers are (example: `directory_cidrs: [10.0.0.0/24]`)",
         ));
     }
-    let mut subnets: Vec<&Cidr> = n.private_subnets.iter().map(|s| &s.cidr).collect();
-    subnets.extend(n.public_subnet.as_ref().map(|s| &s.cidr));
-    for (i, a) in subnets.iter().enumerate() {
+    // Each subnet with where it is written, so an error points at its own `cidr:` line.
+    let mut subnets: Vec<(String, &Cidr)> = n
+        .private_subnets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i.to_string(), &s.cidr))
+        .collect();
+    subnets.extend(n.public_subnet.as_ref().map(|s| (String::new(), &s.cidr)));
+    for (i, (item, a)) in subnets.iter().enumerate() {
         if let Some(vpc) = &n.vpc_cidr {
             if !contains(vpc, a) {
                 return Err(loaded.error_at(
-                    &["network"],
-                    format!("subnet {a} is not inside the VPC's {vpc}"),
+                    &subnet_cidr_path(item),
+                    format!("subnet {a} is not inside the VPC's {vpc} (`vpc_cidr`): pick a block inside it"),
                 ));
             }
         }
-        if let Some(b) = subnets[i + 1..].iter().find(|b| overlaps(a, b)) {
-            return Err(loaded.error_at(&["network"], format!("subnets {a} and {b} overlap")));
+        if let Some((_, b)) = subnets[i + 1..].iter().find(|(_, b)| overlaps(a, b)) {
+            return Err(loaded.error_at(
+                &subnet_cidr_path(item),
+                format!(
+                    "subnet {a} overlaps subnet {b} of this stack: give each subnet its own block"
+                ),
+            ));
         }
     }
     Ok(())
@@ -345,6 +361,16 @@ fn check_range(
 fn is_env_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Where a subnet's `cidr` is written: item `item` of `private_subnets`, or `public_subnet` when
+/// `item` is empty.
+fn subnet_cidr_path(item: &str) -> Vec<&str> {
+    if item.is_empty() {
+        vec!["network", "public_subnet", "cidr"]
+    } else {
+        vec!["network", "private_subnets", item, "cidr"]
+    }
 }
 
 #[cfg(test)]

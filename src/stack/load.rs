@@ -305,38 +305,109 @@ fn example_for(field: &str) -> Option<&'static str> {
 }
 
 /// The 1-based line and column of the key at `key_path` in block-style YAML, found by
-/// indentation; the deepest key found when the whole path is not there.
+/// indentation; the deepest key found when the whole path is not there. A numeric segment picks
+/// that item (from 0) of a block sequence.
 pub fn locate(source: &str, key_path: &[&str]) -> (u64, u64) {
+    let lines: Vec<&str> = source.lines().collect();
     let mut best = (1, 1);
-    let mut parent_indent: Option<usize> = None;
-    let mut lines = source.lines().enumerate();
-    'segments: for segment in key_path {
-        for (number, line) in lines.by_ref() {
+    let mut at = 0;
+    // Indentation of the node found so far; what lies inside it is indented more.
+    let mut parent: Option<usize> = None;
+    // The first line after an item is found is that item's own line ("- key: value").
+    let mut on_item_line = false;
+    'segments: for (depth, segment) in key_path.iter().enumerate() {
+        let index = segment.parse::<usize>().ok();
+        let mut seen_items = 0;
+        let mut item_indent = None;
+        while at < lines.len() {
+            let line = lines[at];
             let trimmed = line.trim_start();
             let indent = line.len() - trimmed.len();
             if trimmed.is_empty() || trimmed.starts_with('#') {
+                at += 1;
                 continue;
             }
-            if parent_indent.is_some_and(|p| indent <= p) {
+            let is_item = trimmed == "-" || trimmed.starts_with("- ");
+            let inside = match parent {
+                None => true,
+                // `key:` followed by `- item` at the key's own indentation is a sequence too.
+                Some(p) => {
+                    indent > p || on_item_line || (index.is_some() && is_item && indent == p)
+                }
+            };
+            let first_of_item = std::mem::take(&mut on_item_line);
+            if !inside {
                 break 'segments;
             }
-            let bare = trimmed.trim_start_matches("- ");
+            if let Some(wanted) = index {
+                if is_item && item_indent.is_none_or(|i| i == indent) {
+                    item_indent = Some(indent);
+                    if seen_items == wanted {
+                        best = (at as u64 + 1, indent as u64 + 1);
+                        parent = Some(indent);
+                        on_item_line = true;
+                        continue 'segments;
+                    }
+                    seen_items += 1;
+                }
+                at += 1;
+                continue;
+            }
+            let bare = if first_of_item || parent.is_none() || !is_item {
+                trimmed.trim_start_matches("- ")
+            } else {
+                trimmed
+            };
             let key = bare
                 .split(':')
                 .next()
                 .unwrap_or("")
                 .trim()
                 .trim_matches(['"', '\'']);
+            if let Some(offset) = flow_key(bare, segment) {
+                // `{cidr: …, availability_zone: …}` on one line: the key inside the braces.
+                let column = indent + (trimmed.len() - bare.len()) + offset;
+                best = (at as u64 + 1, column as u64 + 1);
+                break 'segments;
+            }
             if key == *segment && bare.contains(':') {
-                let column = indent + (trimmed.len() - bare.len()) + 1;
-                best = (number as u64 + 1, column as u64);
-                parent_indent = Some(indent);
+                let column = indent + (trimmed.len() - bare.len());
+                best = (at as u64 + 1, column as u64 + 1);
+                let value = bare[bare.find(':').unwrap_or(0) + 1..].trim_start();
+                if value.starts_with('{') {
+                    // `key: {a: 1, b: 2}`: the rest of the path is inside the braces.
+                    if let Some(offset) = key_path.get(depth + 1).and_then(|k| flow_key(value, k)) {
+                        let column = column + (bare.len() - value.len()) + offset;
+                        best = (at as u64 + 1, column as u64 + 1);
+                    }
+                    break 'segments;
+                }
+                parent = Some(column);
+                at += 1;
                 continue 'segments;
             }
+            at += 1;
         }
         break;
     }
     best
+}
+
+/// Where `key:` starts inside a one-line flow mapping (`{a: 1, key: 2}`), if it is there.
+fn flow_key(text: &str, key: &str) -> Option<usize> {
+    if !text.starts_with('{') {
+        return None;
+    }
+    let mut offset = 1;
+    for entry in text[1..].split(',') {
+        let lead = entry.len() - entry.trim_start().len();
+        let name = entry.trim_start().split(':').next().unwrap_or("").trim();
+        if name.trim_matches(['"', '\'']) == key && entry.contains(':') {
+            return Some(offset + lead);
+        }
+        offset += entry.len() + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -437,5 +508,40 @@ mod tests {
         assert_eq!(locate(src, &["secret", "env"]), (7, 3));
         assert_eq!(locate(src, &["secret"]), (6, 1));
         assert_eq!(locate(src, &["directory", "nope"]), (2, 1));
+    }
+
+    #[test]
+    fn locate_finds_sequence_items() {
+        let src = "network:\n  private_subnets:\n    - cidr: 10.0.1.0/24\n      availability_zone: a\n    - cidr: 10.0.2.0/24\n      availability_zone: b\n  egress: nat\n";
+        assert_eq!(
+            locate(
+                src,
+                &["network", "private_subnets", "1", "availability_zone"]
+            ),
+            (6, 7)
+        );
+        assert_eq!(
+            locate(src, &["network", "private_subnets", "1", "cidr"]),
+            (5, 7)
+        );
+        assert_eq!(
+            locate(src, &["network", "private_subnets", "0", "cidr"]),
+            (3, 7)
+        );
+        assert_eq!(locate(src, &["network", "egress"]), (7, 3));
+        // Indentless sequence, and an index past the end stops at the sequence.
+        let src = "subnets:\n- cidr: x\n- cidr: y\nafter: 1\n";
+        assert_eq!(locate(src, &["subnets", "1", "cidr"]), (3, 3));
+        assert_eq!(locate(src, &["subnets", "5", "cidr"]), (1, 1));
+        assert_eq!(locate(src, &["after"]), (4, 1));
+        // Scalar items: the item itself.
+        let src = "network:\n  subnet_ids:\n    - subnet-1\n    - subnet-2\n";
+        assert_eq!(locate(src, &["network", "subnet_ids", "1"]), (4, 5));
+        // One-line flow mappings.
+        let src = "p:\n  - {cidr: x, availability_zone: a}\n  - {cidr: y, availability_zone: b}\n";
+        assert_eq!(locate(src, &["p", "1", "availability_zone"]), (3, 15));
+        assert_eq!(locate(src, &["p", "0", "cidr"]), (2, 6));
+        let src = "public_subnet: {cidr: 10.0.0.0/24, availability_zone: a}\n";
+        assert_eq!(locate(src, &["public_subnet", "cidr"]), (1, 17));
     }
 }
