@@ -4,9 +4,9 @@
 use crate::faults::{error_response, Faults};
 use crate::record::Recorder;
 use crate::{control, forward, own, protocol};
-use axum::body::{to_bytes, Body};
+use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State as AxState};
-use axum::http::Response;
+use axum::http::{HeaderMap, Method, Response};
 use axum::Router;
 use std::sync::Arc;
 
@@ -68,16 +68,27 @@ async fn handle(AxState(state): AxState<Arc<State>>, request: Request) -> Respon
         .await;
     };
     let call = protocol::classify(&service, &parts.method, &path, query, &parts.headers, &body);
+    // Recorded before anything else, so a reader of the record never misses an accepted call.
+    let seq = state.recorder.begin(
+        &call.service,
+        &call.operation,
+        call.mutating,
+        call.app.clone(),
+        call.params.clone(),
+    );
     // Like AWS, a call that has arrived is carried out even when the caller goes away (a killed
     // `resetpw up`): the work runs in its own task, which dropping this handler does not cancel.
     let task = tokio::spawn(answer(
         state,
-        call,
-        service,
-        parts.method,
-        path_and_query,
-        parts.headers,
-        body,
+        Accepted {
+            seq,
+            call,
+            service,
+            method: parts.method,
+            path_and_query,
+            headers: parts.headers,
+            body,
+        },
     ));
     task.await.unwrap_or_else(|err| {
         Response::builder()
@@ -87,22 +98,27 @@ async fn handle(AxState(state): AxState<Arc<State>>, request: Request) -> Respon
     })
 }
 
-async fn answer(
-    state: Arc<State>,
+/// A recorded call, with what is needed to answer it.
+struct Accepted {
+    seq: u64,
     call: protocol::Call,
     service: String,
-    method: axum::http::Method,
+    method: Method,
     path_and_query: String,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> Response<Body> {
-    let seq = state.recorder.begin(
-        &call.service,
-        &call.operation,
-        call.mutating,
-        call.app.clone(),
-        call.params.clone(),
-    );
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
+    let Accepted {
+        seq,
+        call,
+        service,
+        method,
+        path_and_query,
+        headers,
+        body,
+    } = accepted;
     let decision = state
         .faults
         .decide(&call.service, &call.operation, call.app.as_deref());
@@ -129,4 +145,72 @@ async fn answer(
         .recorder
         .finish(seq, response.status().as_u16(), injected);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::FaultRule;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    /// A caller killed mid-call (here: one that gives up after 50 ms) does not cancel the call:
+    /// it still reaches the backend and is recorded as answered, as it would be on AWS.
+    #[tokio::test]
+    async fn a_call_is_carried_out_after_its_caller_went_away() {
+        let reached = Arc::new(AtomicUsize::new(0));
+        let counter = reached.clone();
+        let backend = Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { "{}" }
+        });
+        let state = State::new(serve(backend).await).unwrap();
+        state.faults.add(FaultRule {
+            id: 0,
+            service: Some("kms".into()),
+            operation: None,
+            app: None,
+            rate: 1.0,
+            status: None,
+            code: None,
+            latency_ms: 300,
+            remaining: None,
+        });
+        let url = serve(router(state.clone())).await;
+        let gave_up = reqwest::Client::new()
+            .post(&url)
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/20261121/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=ab",
+            )
+            .header("x-amz-target", "TrentService.CreateKey")
+            .body("{}")
+            .timeout(Duration::from_millis(50))
+            .send()
+            .await;
+        assert!(gave_up.is_err(), "the caller gave up before the answer");
+        for _ in 0..100 {
+            if state
+                .recorder
+                .list(None, 0)
+                .iter()
+                .all(|c| c.status.is_some())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(reached.load(Ordering::SeqCst), 1, "the call reached moto");
+        let calls = state.recorder.list(None, 0);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].operation, "CreateKey");
+        assert_eq!(calls[0].status, Some(200), "recorded as answered");
+    }
 }
