@@ -5,6 +5,7 @@ use crate::aws::{Cx, RESOURCE_TAG, STACK_TAG};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
+use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -42,20 +43,37 @@ impl KmsKey {
         })
     }
 
-    async fn tags_of(cx: &Cx, key_id: &str) -> Result<BTreeMap<String, String>, ResourceError> {
-        let out = cx
-            .kms
-            .list_resource_tags()
+    /// The key's tags; `None` when we may not read them (other teams' keys, AWS-managed ones)
+    /// or the key is gone.
+    async fn tags_of(
+        cx: &Cx,
+        key_id: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ResourceError> {
+        let out = tolerate(
+            cx.kms
+                .list_resource_tags()
+                .key_id(key_id)
+                .limit(50)
+                .send()
+                .await,
+            &["AccessDeniedException", "NotFoundException"],
+        )
+        .map_err(api("read tags of", KIND, key_id))?;
+        Ok(out.map(|out| {
+            out.tags()
+                .iter()
+                .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+                .collect()
+        }))
+    }
+
+    async fn describe(cx: &Cx, key_id: &str) -> Result<DescribeKeyOutput, ResourceError> {
+        cx.kms
+            .describe_key()
             .key_id(key_id)
-            .limit(50)
             .send()
             .await
-            .map_err(api("read tags of", KIND, key_id))?;
-        Ok(out
-            .tags()
-            .iter()
-            .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
-            .collect())
+            .map_err(api("describe", KIND, key_id))
     }
 
     /// The key the alias names, when it is usable (not pending deletion).
@@ -86,25 +104,11 @@ impl KmsKey {
             key_ids.extend(entry.key_id().map(str::to_string));
         }
         // One tag read per key, a few at a time: accounts can hold many keys. Keys whose tags we
-        // may not read (other teams', AWS-managed) or that vanished meanwhile are not ours; any
-        // other failure stops the scan, since guessing "not ours" would create a second key.
+        // may not read or that vanished meanwhile are not ours; any other failure stops the
+        // scan, since guessing "not ours" would create a second key.
         let mut checks = futures::stream::iter(key_ids)
             .map(|key_id| async move {
-                let read = tolerate(
-                    cx.kms
-                        .list_resource_tags()
-                        .key_id(&key_id)
-                        .limit(50)
-                        .send()
-                        .await,
-                    &["AccessDeniedException", "NotFoundException"],
-                )
-                .map_err(api("read tags of", KIND, &key_id))?;
-                let tags: BTreeMap<String, String> = read
-                    .iter()
-                    .flat_map(|out| out.tags())
-                    .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
-                    .collect();
+                let tags = Self::tags_of(cx, &key_id).await?.unwrap_or_default();
                 let ours = tags.get(STACK_TAG) == Some(&self.stack)
                     && tags.get(RESOURCE_TAG).map(String::as_str) == Some(ID);
                 Ok::<_, ResourceError>(ours.then_some(key_id))
@@ -112,13 +116,7 @@ impl KmsKey {
             .buffer_unordered(8);
         while let Some(candidate) = checks.next().await {
             let Some(key_id) = candidate? else { continue };
-            let described = cx
-                .kms
-                .describe_key()
-                .key_id(&key_id)
-                .send()
-                .await
-                .map_err(api("describe", KIND, &key_id))?;
+            let described = Self::describe(cx, &key_id).await?;
             if described
                 .key_metadata()
                 .is_some_and(|m| usable(m.key_state()))
@@ -170,13 +168,7 @@ impl Resource for KmsKey {
                 None => return Ok(None),
             },
         };
-        let described = cx
-            .kms
-            .describe_key()
-            .key_id(&key_id)
-            .send()
-            .await
-            .map_err(api("describe", KIND, &key_id))?;
+        let described = Self::describe(cx, &key_id).await?;
         let meta = described
             .key_metadata()
             .ok_or_else(|| other(format!("KMS described key {key_id} without metadata")))?;
@@ -192,7 +184,7 @@ impl Resource for KmsKey {
             .policy()
             .and_then(|p| serde_json::from_str(p).ok())
             .unwrap_or(Value::Null);
-        let tags = Self::tags_of(cx, &key_id).await?;
+        let tags = Self::tags_of(cx, &key_id).await?.unwrap_or_default();
         let arn = meta.arn().unwrap_or_default().to_string();
         Ok(Some(Live {
             physical_id: key_id.clone(),
