@@ -12,7 +12,7 @@ use super::{
 };
 use crate::aws::{ApiError, Cx, RESOURCE_TAG, STACK_TAG};
 use crate::engine::{input, Live, Outputs, Prop, Resource, ResourceError};
-use crate::stack::{contains, overlaps, Cidr, Egress, Network, NetworkMode, Stack, SubnetSpec};
+use crate::stack::{contains, overlaps, Cidr, Egress, Network, NetworkMode, Stack};
 use crate::wait::{wait_until, Backoff, Poll};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VpcAttributeName};
 use serde_json::json;
@@ -363,20 +363,8 @@ pub async fn preflight(cx: &Cx, net: &Network) -> Result<(), ResourceError> {
         .iter()
         .filter_map(|z| z.zone_name().map(str::to_string))
         .collect();
-    // Each subnet to create, with the key it is written under.
-    let mut wanted: Vec<(Vec<String>, &SubnetSpec)> = net
-        .private_subnets
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (vec!["private_subnets".to_string(), i.to_string()], s))
-        .collect();
-    if net.egress == Egress::Nat {
-        wanted.extend(
-            net.public_subnet
-                .iter()
-                .map(|s| (vec!["public_subnet".to_string()], s)),
-        );
-    }
+    // Each subnet to create (the check on load refused a public subnet without NAT).
+    let wanted = net.subnets_to_create();
     for (at, s) in &wanted {
         if !zones.contains(&s.availability_zone) {
             return Err(fail(

@@ -298,28 +298,31 @@ fn check_network(loaded: &Loaded, n: &Network) -> Result<(), StackError> {
             "name where the domain controllers are (example: `directory_cidrs: [10.0.0.0/24]`)",
         ));
     }
-    // Each subnet with where it is written, so an error points at its own `cidr:` line.
-    let mut subnets: Vec<(String, &Cidr)> = n
-        .private_subnets
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i.to_string(), &s.cidr))
-        .collect();
-    subnets.extend(n.public_subnet.as_ref().map(|s| (String::new(), &s.cidr)));
-    for (i, (item, a)) in subnets.iter().enumerate() {
+    // Each error points at the subnet's own `cidr:`.
+    let subnets = n.subnets_to_create();
+    for (i, (at, a)) in subnets.iter().enumerate() {
+        let path: Vec<&str> = ["network"]
+            .into_iter()
+            .chain(at.iter().map(String::as_str))
+            .chain(["cidr"])
+            .collect();
         if let Some(vpc) = &n.vpc_cidr {
-            if !contains(vpc, a) {
+            if !contains(vpc, &a.cidr) {
                 return Err(loaded.error_at(
-                    &subnet_cidr_path(item),
-                    format!("subnet {a} is not inside the VPC's {vpc} (`vpc_cidr`): pick a block inside it"),
+                    &path,
+                    format!("subnet {} is not inside the VPC's {vpc} (`vpc_cidr`): pick a block inside it", a.cidr),
                 ));
             }
         }
-        if let Some((_, b)) = subnets[i + 1..].iter().find(|(_, b)| overlaps(a, b)) {
+        if let Some((_, b)) = subnets[i + 1..]
+            .iter()
+            .find(|(_, b)| overlaps(&a.cidr, &b.cidr))
+        {
             return Err(loaded.error_at(
-                &subnet_cidr_path(item),
+                &path,
                 format!(
-                    "subnet {a} overlaps subnet {b} of this stack: give each subnet its own block"
+                    "subnet {} overlaps subnet {} of this stack: give each subnet its own block",
+                    a.cidr, b.cidr
                 ),
             ));
         }
@@ -361,16 +364,6 @@ fn check_range(
 fn is_env_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Where a subnet's `cidr` is written: item `item` of `private_subnets`, or `public_subnet` when
-/// `item` is empty.
-fn subnet_cidr_path(item: &str) -> Vec<&str> {
-    if item.is_empty() {
-        vec!["network", "public_subnet", "cidr"]
-    } else {
-        vec!["network", "private_subnets", item, "cidr"]
-    }
 }
 
 #[cfg(test)]

@@ -349,6 +349,23 @@ pub enum Egress {
     Endpoints,
 }
 
+impl Network {
+    /// The subnets resetpw creates, each with the key path it is written under
+    /// (`["private_subnets", "0"]`, `["public_subnet"]`), so errors can point at it.
+    pub fn subnets_to_create(&self) -> Vec<(Vec<String>, &SubnetSpec)> {
+        let private = self
+            .private_subnets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (vec!["private_subnets".to_string(), i.to_string()], s));
+        let public = self
+            .public_subnet
+            .iter()
+            .map(|s| (vec!["public_subnet".to_string()], s));
+        private.chain(public).collect()
+    }
+}
+
 /// A subnet to create.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
