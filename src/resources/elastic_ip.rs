@@ -1,10 +1,12 @@
 //! The Elastic IP of the NAT gateway. Released only after the NAT gateway is deleted (the NAT
 //! gateway depends on it, so `down` deletes the gateway first and waits for it).
 
-use super::network::{desired_tags, owned_filters, retag, tag_map, tag_spec, Net, NAT_IP};
+use super::network::{
+    desired_tags, desired_tags_prop, owned_filters, retag, tag_map, tag_spec, Net, NAT_IP,
+};
 use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
-use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::engine::{Change, Live, Outputs, Props, Resource, ResourceError};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use std::collections::BTreeMap;
@@ -34,10 +36,7 @@ impl Resource for ElasticIp {
     }
 
     fn desired(&self, cx: &Cx, _inputs: &Outputs) -> Props {
-        Props::from([(
-            "tags",
-            Prop::Known(tags_value(&desired_tags(cx, NAT_IP, &self.name()))),
-        )])
+        Props::from([("tags", desired_tags_prop(cx, NAT_IP, &self.name()))])
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {

@@ -3,8 +3,8 @@
 //! changed, detached or deleted (and `down`, which finds objects by tags only, never sees it).
 
 use super::network::{
-    desired_tags, filter, known, owned_filters, retag, tag_map, tag_spec, Net, INTERNET_GATEWAY,
-    VPC,
+    desired_tags, desired_tags_prop, filter, known, owned_filters, retag, tag_map, tag_spec, Net,
+    INTERNET_GATEWAY, VPC,
 };
 use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
@@ -87,11 +87,7 @@ impl Resource for InternetGateway {
         if !self.reuses() {
             props.insert(
                 "tags",
-                crate::engine::Prop::Known(tags_value(&desired_tags(
-                    cx,
-                    INTERNET_GATEWAY,
-                    &self.name(),
-                ))),
+                desired_tags_prop(cx, INTERNET_GATEWAY, &self.name()),
             );
         }
         props

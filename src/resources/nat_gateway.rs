@@ -3,12 +3,12 @@
 //! internet gateway can go only after it is `deleted`, so both create and delete wait.
 
 use super::network::{
-    desired_tags, known, owned_filters, retag, tag_map, tag_spec, Net, INTERNET_GATEWAY,
-    NAT_GATEWAY, NAT_IP, PUBLIC_SUBNET,
+    desired_tags, desired_tags_prop, known, owned_filters, retag, tag_map, tag_spec, Net,
+    INTERNET_GATEWAY, NAT_GATEWAY, NAT_IP, PUBLIC_SUBNET,
 };
 use super::{api, other, tags_value, tolerate};
 use crate::aws::{ApiError, Cx, RESOURCE_TAG, STACK_TAG};
-use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::engine::{input, Change, Live, Outputs, Props, Resource, ResourceError};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
@@ -110,10 +110,7 @@ impl Resource for NatGateway {
                 "allocation",
                 input(inputs, &format!("{NAT_IP}.allocation_id")),
             ),
-            (
-                "tags",
-                Prop::Known(tags_value(&desired_tags(cx, NAT_GATEWAY, &self.name()))),
-            ),
+            ("tags", desired_tags_prop(cx, NAT_GATEWAY, &self.name())),
         ])
     }
 

@@ -7,7 +7,7 @@
 
 use super::{
     elastic_ip::ElasticIp, internet_gateway::InternetGateway, nat_gateway::NatGateway,
-    route_table::RouteTable, security_group::SecurityGroup, subnet::Subnet, vpc::Vpc,
+    route_table::RouteTable, security_group::SecurityGroup, subnet::Subnet, tags_value, vpc::Vpc,
     vpc_endpoint::VpcEndpoint,
 };
 use crate::aws::{ApiError, Cx, RESOURCE_TAG, STACK_TAG};
@@ -167,6 +167,11 @@ pub fn desired_tags(cx: &Cx, id: &str, name: &str) -> BTreeMap<String, String> {
     let mut tags = cx.tags_for(id);
     tags.insert("Name".into(), name.into());
     tags
+}
+
+/// The `tags` field every EC2 object of the stack should have.
+pub fn desired_tags_prop(cx: &Cx, id: &str, name: &str) -> Prop {
+    Prop::Known(tags_value(&desired_tags(cx, id, name)))
 }
 
 /// Tags at creation, so an object is never untagged (and so never unowned), even for a moment.

@@ -5,8 +5,8 @@
 //! compared.
 
 use super::network::{
-    desired_tags, known, owned_filters, retag, tag_map, tag_spec, Net, INTERNET_GATEWAY,
-    NAT_GATEWAY, PRIVATE_ROUTES, PUBLIC_ROUTES, VPC,
+    desired_tags, desired_tags_prop, known, owned_filters, retag, tag_map, tag_spec, Net,
+    INTERNET_GATEWAY, NAT_GATEWAY, PRIVATE_ROUTES, PUBLIC_ROUTES, VPC,
 };
 use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
@@ -206,10 +206,7 @@ impl Resource for RouteTable {
         Props::from([
             ("vpc", self.net.vpc(inputs)),
             ("routes", self.routes(inputs)),
-            (
-                "tags",
-                Prop::Known(tags_value(&desired_tags(cx, self.id, &self.name()))),
-            ),
+            ("tags", desired_tags_prop(cx, self.id, &self.name())),
         ])
     }
 

@@ -8,8 +8,8 @@
 //! the role only after this wait (and the subnets, which the group depends on, after the group).
 
 use super::network::{
-    desired_tags, filter, known, owned_filters, retag, tag_map, tag_spec, wait_no_enis, Net,
-    ENDPOINT_SG, FULFILLMENT_ROLE, LAMBDA_SG, VPC,
+    desired_tags, desired_tags_prop, filter, known, owned_filters, retag, tag_map, tag_spec,
+    wait_no_enis, Net, ENDPOINT_SG, FULFILLMENT_ROLE, LAMBDA_SG, VPC,
 };
 use super::{api, other, tags_value, tolerate};
 use crate::aws::{Cx, RESOURCE_TAG, STACK_TAG};
@@ -311,10 +311,7 @@ impl Resource for SecurityGroup {
             ("vpc", self.net.vpc(inputs)),
             ("ingress", ingress),
             ("egress", egress),
-            (
-                "tags",
-                Prop::Known(tags_value(&desired_tags(cx, self.id, &self.name()))),
-            ),
+            ("tags", desired_tags_prop(cx, self.id, &self.name())),
         ])
     }
 

@@ -3,8 +3,8 @@
 //! the stack's own route table; deleting the subnet removes its association.
 
 use super::network::{
-    desired_tags, filter, known, owned_filters, retag, tag_map, tag_spec, Net, PRIVATE_ROUTES,
-    PRIVATE_SUBNETS, PUBLIC_ROUTES, PUBLIC_SUBNET, VPC,
+    desired_tags, desired_tags_prop, filter, known, owned_filters, retag, tag_map, tag_spec, Net,
+    PRIVATE_ROUTES, PRIVATE_SUBNETS, PUBLIC_ROUTES, PUBLIC_SUBNET, VPC,
 };
 use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
@@ -120,10 +120,7 @@ impl Resource for Subnet {
                 "route_table",
                 input(inputs, &format!("{}.route_table_id", self.route_table)),
             ),
-            (
-                "tags",
-                Prop::Known(tags_value(&desired_tags(cx, self.id, &self.name()))),
-            ),
+            ("tags", desired_tags_prop(cx, self.id, &self.name())),
         ])
     }
 

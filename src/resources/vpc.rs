@@ -1,7 +1,9 @@
 //! The stack's own VPC (network mode `new`), with DNS support and hostnames on so interface
 //! endpoints can use private DNS.
 
-use super::network::{desired_tags, owned_filters, retag, tag_map, tag_spec, Net, VPC};
+use super::network::{
+    desired_tags, desired_tags_prop, owned_filters, retag, tag_map, tag_spec, Net, VPC,
+};
 use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
@@ -92,10 +94,7 @@ impl Resource for Vpc {
                 "dns",
                 Prop::Known(json!({"support": true, "hostnames": true})),
             ),
-            (
-                "tags",
-                Prop::Known(tags_value(&desired_tags(cx, VPC, &self.name()))),
-            ),
+            ("tags", desired_tags_prop(cx, VPC, &self.name())),
         ])
     }
 

@@ -3,8 +3,8 @@
 //! private DNS, and a gateway endpoint for DynamoDB on the private route table.
 
 use super::network::{
-    desired_tags, known, owned_filters, retag, tag_map, tag_spec, Net, ENDPOINT_SG, PRIVATE_ROUTES,
-    VPC,
+    desired_tags, desired_tags_prop, known, owned_filters, retag, tag_map, tag_spec, Net,
+    ENDPOINT_SG, PRIVATE_ROUTES, VPC,
 };
 use super::{api, other, tags_value, tolerate};
 use crate::aws::{ApiError, Cx};
@@ -250,10 +250,7 @@ impl Resource for VpcEndpoint {
             ("security_groups", self.groups(inputs)),
             ("route_tables", self.route_tables(inputs)),
             ("private_dns", Prop::Known(json!(self.interface))),
-            (
-                "tags",
-                Prop::Known(tags_value(&desired_tags(cx, self.id, &self.name()))),
-            ),
+            ("tags", desired_tags_prop(cx, self.id, &self.name())),
         ])
     }
 
