@@ -26,6 +26,11 @@ pub struct Cx {
     pub iam: aws_sdk_iam::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub lex: aws_sdk_lexmodelsv2::Client,
+    pub connect: aws_sdk_connect::Client,
     /// The directory service account's password, when this run was given it.
     pub secret: Option<SecretString>,
     /// Where the password is read from, for messages.

@@ -140,6 +140,11 @@ async fn context(
         iam: aws_sdk_iam::Client::new(&config),
         ssm: aws_sdk_ssm::Client::new(&config),
         ec2: aws_sdk_ec2::Client::new(&config),
+        lambda: aws_sdk_lambda::Client::new(&config),
+        dynamodb: aws_sdk_dynamodb::Client::new(&config),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+        lex: aws_sdk_lexmodelsv2::Client::new(&config),
+        connect: aws_sdk_connect::Client::new(&config),
         secret,
         secret_source: secret_env
             .unwrap_or(stack::default_secret_env().as_str())
@@ -271,7 +276,7 @@ fn print_outputs(outputs: &Outputs) {
         return;
     }
     println!("\nOutputs:");
-    for (k, v) in outputs {
+    for (k, v) in engine::printable(outputs) {
         println!("  {k} = {v}");
     }
 }

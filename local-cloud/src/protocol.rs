@@ -135,6 +135,18 @@ pub fn classify(
             .unwrap_or_else(|_| Value::String(format!("<{} bytes>", body.len())));
         params.insert("body".into(), body_value);
     }
+    // The services answered here know their REST routes, so their calls carry the real
+    // operation name (Lex's List* are POSTs, and reading is not mutating).
+    if let Some(operation) = crate::own::operation_of(service, method, path) {
+        return Call {
+            mutating: is_mutating_name(operation),
+            service: service.to_string(),
+            operation: operation.to_string(),
+            protocol: Protocol::Rest,
+            app,
+            params: Value::Object(params),
+        };
+    }
     Call {
         mutating: !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS),
         service: service.to_string(),

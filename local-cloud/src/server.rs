@@ -18,6 +18,8 @@ pub struct State {
     pub client: reqwest::Client,
     pub recorder: Recorder,
     pub faults: Faults,
+    /// The services answered here, not by moto.
+    pub own: own::Own,
 }
 
 impl State {
@@ -30,6 +32,7 @@ impl State {
             client,
             recorder: Recorder::default(),
             faults: Faults::default(),
+            own: own::Own::default(),
         }))
     }
 }
@@ -128,7 +131,14 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
     let (response, injected) = if let Some((status, code)) = decision.error {
         (error_response(call.protocol, status, &code), true)
     } else if own::is_own(&service) {
-        (own::handle(&call, body).await, false)
+        let request = own::Request {
+            call: &call,
+            method: &method,
+            path_and_query: &path_and_query,
+            headers: &headers,
+            body,
+        };
+        (own::handle(&state.own, request).await, false)
     } else {
         let r = forward::forward(
             &state.client,

@@ -16,6 +16,16 @@ use std::fmt;
 /// Outputs of all resources, keyed `<resource id>.<output>`, e.g. `directory-key.arn`.
 pub type Outputs = BTreeMap<String, String>;
 
+/// Outputs that flow to dependents but are never printed (the directory secret's ciphertext).
+pub const SENSITIVE_OUTPUTS: &[&str] = &["directory-secret.ciphertext"];
+
+/// The outputs fit to print: all but the sensitive ones.
+pub fn printable(outputs: &Outputs) -> impl Iterator<Item = (&String, &String)> {
+    outputs
+        .iter()
+        .filter(|(k, _)| !SENSITIVE_OUTPUTS.contains(&k.as_str()))
+}
+
 /// A desired property value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prop {
@@ -118,6 +128,17 @@ pub trait Resource: Send + Sync {
     fn name(&self) -> String;
     /// Logical ids this resource needs outputs from.
     fn depends_on(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// Whether the stack file wants this resource. One it no longer wants (an AWS-managed
+    /// policy the stack stopped attaching, say) is still observed by `up`, and deleted when it
+    /// exists and is owned; when absent it does not appear in the plan.
+    fn wanted(&self) -> bool {
+        true
+    }
+    /// Outputs an update with these changes gives new values (a re-encrypted secret's
+    /// ciphertext): dependents see them as unknown in the plan, and the new values after it.
+    fn outputs_changed_by(&self, _changes: &[Change]) -> Vec<&'static str> {
         Vec::new()
     }
     /// Fields whose change needs a replacement.

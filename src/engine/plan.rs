@@ -244,6 +244,22 @@ pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceErr
     for r in resources {
         let live = observed.remove(r.id()).flatten();
         let mut notes = r.notes(cx);
+        if !r.wanted() {
+            // Removed by `up` when it is there and ours; otherwise not part of the plan.
+            match live {
+                Some(l) if l.owned => steps.push(Step {
+                    id: r.id(),
+                    kind: r.kind(),
+                    name: r.name(),
+                    action: Action::Delete,
+                    changes: Vec::new(),
+                    live: Some(l),
+                    notes: vec!["no longer wanted by the stack file".into()],
+                }),
+                _ => {}
+            }
+            continue;
+        }
         let (action, changes) = match &live {
             None => (Action::Create, r.preview(cx, &inputs)),
             Some(l) if !l.owned => {
@@ -266,7 +282,14 @@ pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceErr
             }
         };
         if let (Some(l), Action::None | Action::Update) = (&live, action) {
-            inputs.extend(namespaced(r.id(), &l.outputs));
+            let changing = r.outputs_changed_by(&changes);
+            let stable: BTreeMap<String, String> = l
+                .outputs
+                .iter()
+                .filter(|(k, _)| !changing.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            inputs.extend(namespaced(r.id(), &stable));
         }
         if action == Action::Replace {
             notes.push("replaced: deleted, then created again".into());
@@ -347,7 +370,10 @@ pub async fn apply_up(
         let (outputs, touched, steps) = (&outputs, &touched, &steps);
         async move {
             let r = find(resources, id);
-            let step = steps[id];
+            let Some(step) = steps.get(id).copied() else {
+                // An unwanted resource that is not there: nothing to do.
+                return Ok(());
+            };
             let deps_touched = {
                 let t = touched.lock().unwrap_or_else(|p| p.into_inner());
                 r.depends_on().iter().any(|d| t.contains(d))
@@ -405,6 +431,13 @@ async fn converge(
     progress: &dyn Progress,
     line: &str,
 ) -> Result<(Option<&'static str>, BTreeMap<String, String>), ResourceError> {
+    if step.action == Action::Delete {
+        if let Some(live) = &step.live {
+            progress.begin(step.id, &format!("{line}: deleting"));
+            r.delete(cx, live).await?;
+        }
+        return Ok((Some("deleted"), BTreeMap::new()));
+    }
     let Some(live) = &step.live else {
         progress.begin(step.id, &format!("{line}: creating"));
         return Ok((Some("created"), r.create(cx, inputs).await?));

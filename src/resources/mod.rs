@@ -1,20 +1,10 @@
-//! The AWS resources of a stack, one file per kind, each with the same verbs.
+//! The AWS resources of a stack: a folder per AWS service, one file per resource kind, each
+//! with the same verbs. This file holds what every service shares (errors, tags, tolerated codes).
 
-mod directory_secret;
-mod elastic_ip;
-mod iam_attachment;
-mod iam_policy;
-mod iam_role;
-mod internet_gateway;
-mod kms_alias;
-mod kms_key;
-mod nat_gateway;
-pub mod network;
-mod route_table;
-mod security_group;
-mod subnet;
-mod vpc;
-mod vpc_endpoint;
+pub mod ec2;
+pub mod iam;
+pub mod kms;
+pub mod ssm;
 
 use crate::aws::ApiError;
 use crate::engine::{Resource, ResourceError};
@@ -22,19 +12,19 @@ use crate::stack::Stack;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub use directory_secret::{encryption_context, parameter_name as secret_parameter_name};
+pub use ssm::directory_secret::{encryption_context, parameter_name as secret_parameter_name};
 
 /// The resources a stack file asks for, in dependency order. A stack manages only the sections
 /// it has: the `directory` section (with its `secret`) brings the key, its alias, the encrypted
 /// secret and the fulfillment role with its policy; the `network` section its VPC resources
-/// (see `network.rs`).
+/// (see `ec2/network.rs`).
 pub fn for_stack(stack: &Stack) -> Vec<Box<dyn Resource>> {
     let mut list = if stack.directory.is_some() {
         directory(stack.name.as_str())
     } else {
         Vec::new()
     };
-    list.extend(network::for_network(stack));
+    list.extend(ec2::network::for_network(stack));
     list
 }
 
@@ -42,26 +32,26 @@ pub fn for_stack(stack: &Stack) -> Vec<Box<dyn Resource>> {
 /// the stack file says now, so removing a section and running `down` still leaves nothing.
 pub fn all(stack: &str) -> Vec<Box<dyn Resource>> {
     let mut list = directory(stack);
-    list.extend(network::all(stack));
+    list.extend(ec2::network::all(stack));
     list
 }
 
 /// The `directory` section's resources.
 fn directory(stack: &str) -> Vec<Box<dyn Resource>> {
     vec![
-        Box::new(kms_key::KmsKey::new(stack)),
-        Box::new(kms_alias::KmsAlias::new(stack)),
-        Box::new(directory_secret::DirectorySecret::new(stack)),
-        Box::new(iam_role::IamRole::new(stack)),
-        Box::new(iam_policy::IamPolicy::new(stack)),
-        Box::new(iam_attachment::Attachment::customer_policy(stack)),
-        Box::new(iam_attachment::Attachment::managed(
+        Box::new(kms::key::KmsKey::new(stack)),
+        Box::new(kms::alias::KmsAlias::new(stack)),
+        Box::new(ssm::directory_secret::DirectorySecret::new(stack)),
+        Box::new(iam::role::IamRole::new(stack)),
+        Box::new(iam::policy::IamPolicy::new(stack)),
+        Box::new(iam::attachment::Attachment::customer_policy(stack)),
+        Box::new(iam::attachment::Attachment::managed(
             stack,
-            iam_attachment::BASIC_EXECUTION,
+            iam::attachment::BASIC_EXECUTION,
         )),
-        Box::new(iam_attachment::Attachment::managed(
+        Box::new(iam::attachment::Attachment::managed(
             stack,
-            iam_attachment::VPC_ACCESS,
+            iam::attachment::VPC_ACCESS,
         )),
     ]
 }

@@ -1,12 +1,12 @@
 //! The Elastic IP of the NAT gateway. Released only after the NAT gateway is deleted (the NAT
 //! gateway depends on it, so `down` deletes the gateway first and waits for it).
 
-use super::network::{
+use super::{
     desired_tags, desired_tags_prop, owned_filters, retag, tag_map, tag_spec, Net, NAT_IP,
 };
-use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Props, Resource, ResourceError};
+use crate::resources::{api, other, tags_value, tolerate};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use std::collections::BTreeMap;

@@ -1,12 +1,10 @@
 //! The stack's own VPC (network mode `new`), with DNS support and hostnames on so interface
 //! endpoints can use private DNS.
 
-use super::network::{
-    desired_tags, desired_tags_prop, owned_filters, retag, tag_map, tag_spec, Net, VPC,
-};
-use super::{api, other, tags_value, tolerate};
+use super::{desired_tags, desired_tags_prop, owned_filters, retag, tag_map, tag_spec, Net, VPC};
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, other, tags_value, tolerate};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::json;
@@ -130,7 +128,7 @@ impl Resource for Vpc {
         cx: &Cx,
         _inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
-        let cidr = super::network::known(&self.cidr(), "network.vpc_cidr")?;
+        let cidr = super::known(&self.cidr(), "network.vpc_cidr")?;
         let out = cx
             .ec2
             .create_vpc()

@@ -2,13 +2,13 @@
 //! is allowed: interface endpoints (KMS, SNS, CloudWatch Logs) in the private subnets with
 //! private DNS, and a gateway endpoint for DynamoDB on the private route table.
 
-use super::network::{
+use super::{
     desired_tags, desired_tags_prop, known, owned_filters, retag, tag_map, tag_spec, Net,
     ENDPOINT_SG, PRIVATE_ROUTES, VPC,
 };
-use super::{api, other, tags_value, tolerate};
 use crate::aws::{ApiError, Cx};
 use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, other, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpointType};

@@ -1,8 +1,9 @@
 //! The alias `alias/<stack>-directory`, the key's deterministic name.
 
-use super::{api, kms_key::KmsKey, tolerate};
+use super::key::KmsKey;
 use crate::aws::Cx;
 use crate::engine::{input, Change, Live, Outputs, Props, Resource, ResourceError};
+use crate::resources::{api, tolerate};
 use async_trait::async_trait;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -78,9 +79,9 @@ impl Resource for KmsAlias {
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
         let name = self.name();
-        let key = inputs
-            .get("directory-key.key_id")
-            .ok_or_else(|| super::other("the alias needs the key, which does not exist"))?;
+        let key = inputs.get("directory-key.key_id").ok_or_else(|| {
+            crate::resources::other("the alias needs the key, which does not exist")
+        })?;
         let result = cx
             .kms
             .create_alias()
@@ -109,9 +110,9 @@ impl Resource for KmsAlias {
         _changes: &[Change],
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
-        let key = inputs
-            .get("directory-key.key_id")
-            .ok_or_else(|| super::other("the alias needs the key, which does not exist"))?;
+        let key = inputs.get("directory-key.key_id").ok_or_else(|| {
+            crate::resources::other("the alias needs the key, which does not exist")
+        })?;
         cx.kms
             .update_alias()
             .alias_name(&live.physical_id)

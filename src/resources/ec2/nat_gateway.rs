@@ -2,13 +2,13 @@
 //! `pending`, usable once `available`; deleting takes minutes, and its Elastic IP and the
 //! internet gateway can go only after it is `deleted`, so both create and delete wait.
 
-use super::network::{
+use super::{
     desired_tags, desired_tags_prop, known, owned_filters, retag, tag_map, tag_spec, Net,
     INTERNET_GATEWAY, NAT_GATEWAY, NAT_IP, PUBLIC_SUBNET,
 };
-use super::{api, other, tags_value, tolerate};
 use crate::aws::{ApiError, Cx, RESOURCE_TAG, STACK_TAG};
 use crate::engine::{input, Change, Live, Outputs, Props, Resource, ResourceError};
+use crate::resources::{api, other, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};

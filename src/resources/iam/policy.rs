@@ -1,11 +1,11 @@
 //! The customer-managed least-privilege policy of the fulfillment role: decrypt the directory
 //! secret with the stack's key only under the stack's encryption context, and send SMS.
 
-use super::iam_role::{iam_tags, PATH};
-use super::{api, decode_policy, live_tags, tag_delta, tags_value, tolerate};
+use super::{iam_tags, PATH};
 use crate::aws::Cx;
 use crate::engine::input;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, decode_policy, live_tags, tag_delta, tags_value, tolerate};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -33,7 +33,7 @@ impl IamPolicy {
     }
 
     fn document(&self, cx: &Cx, key_arn: &str) -> Value {
-        let (context_key, context_value) = super::encryption_context(&self.stack);
+        let (context_key, context_value) = crate::resources::encryption_context(&self.stack);
         json!({
             "Version": "2012-10-17",
             "Statement": [
@@ -167,9 +167,9 @@ impl Resource for IamPolicy {
         cx: &Cx,
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
-        let document = self
-            .desired_document(cx, inputs)
-            .ok_or_else(|| super::other("the policy needs the KMS key, which does not exist"))?;
+        let document = self.desired_document(cx, inputs).ok_or_else(|| {
+            crate::resources::other("the policy needs the KMS key, which does not exist")
+        })?;
         cx.iam
             .create_policy()
             .policy_name(self.name())
@@ -203,7 +203,9 @@ impl Resource for IamPolicy {
             match change.field {
                 "document" => {
                     let document = self.desired_document(cx, inputs).ok_or_else(|| {
-                        super::other("the policy needs the KMS key, which does not exist")
+                        crate::resources::other(
+                            "the policy needs the KMS key, which does not exist",
+                        )
                     })?;
                     self.prune(cx, arn).await?;
                     cx.iam

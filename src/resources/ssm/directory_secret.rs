@@ -3,11 +3,11 @@
 //! ciphertext) at `/resetpw/<stack>/directory-secret`, where the fulfillment Lambda's
 //! configuration reads it from. The plaintext exists only in memory during `up` and `diff`.
 
-use super::{api, live_tags, other, tag_delta, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{
     diff_props, input, Action, Change, Live, Outputs, Prop, Props, Resource, ResourceError, Shown,
 };
+use crate::resources::{api, live_tags, other, tag_delta, tags_value, tolerate};
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
@@ -113,8 +113,13 @@ impl DirectorySecret {
         Ok(())
     }
 
-    fn outputs(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([("name".to_string(), self.name())])
+    /// Its name, and the ciphertext for the function's environment (KMS ciphertext, not the
+    /// password; never printed: see `engine::SENSITIVE_OUTPUTS`).
+    fn outputs(&self, ciphertext: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("name".to_string(), self.name()),
+            ("ciphertext".to_string(), ciphertext.to_string()),
+        ])
     }
 }
 
@@ -131,6 +136,13 @@ impl Resource for DirectorySecret {
     }
     fn depends_on(&self) -> Vec<&'static str> {
         vec!["directory-key"]
+    }
+    fn outputs_changed_by(&self, changes: &[Change]) -> Vec<&'static str> {
+        if rewrites(changes) {
+            vec!["ciphertext"]
+        } else {
+            Vec::new()
+        }
     }
 
     fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props {
@@ -210,7 +222,7 @@ impl Resource for DirectorySecret {
                 ("tags", tags_value(&tags)),
                 ("ciphertext", json!(ciphertext)),
             ]),
-            outputs: self.outputs(),
+            outputs: self.outputs(&ciphertext),
             owned: cx.owns(&tags),
         }))
     }
@@ -298,11 +310,11 @@ impl Resource for DirectorySecret {
         )
         .map_err(api("create", KIND, &self.name()))?;
         if created.is_none() {
-            self.put(cx, value, true)
+            self.put(cx, value.clone(), true)
                 .await
                 .map_err(api("write", KIND, &self.name()))?;
         }
-        Ok(self.outputs())
+        Ok(self.outputs(&value))
     }
 
     async fn update(
@@ -312,14 +324,13 @@ impl Resource for DirectorySecret {
         changes: &[Change],
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
-        if changes
-            .iter()
-            .any(|c| c.field == "password" || c.field == "key")
-        {
+        let mut outputs = live.outputs.clone();
+        if rewrites(changes) {
             let value = self.ciphertext(cx, inputs).await?;
-            self.put(cx, value, true)
+            self.put(cx, value.clone(), true)
                 .await
                 .map_err(api("write", KIND, &self.name()))?;
+            outputs = self.outputs(&value);
         }
         if changes.iter().any(|c| c.field == "tags") {
             let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
@@ -344,7 +355,7 @@ impl Resource for DirectorySecret {
                     .map_err(api("untag", KIND, &self.name()))?;
             }
         }
-        Ok(self.outputs())
+        Ok(outputs)
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
@@ -357,6 +368,13 @@ impl Resource for DirectorySecret {
         tolerate(result, &["ParameterNotFound"]).map_err(api("delete", KIND, &live.physical_id))?;
         Ok(())
     }
+}
+
+/// Whether these changes write a new ciphertext (and so change the `ciphertext` output).
+fn rewrites(changes: &[Change]) -> bool {
+    changes
+        .iter()
+        .any(|c| c.field == "password" || c.field == "key")
 }
 
 fn ssm_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {

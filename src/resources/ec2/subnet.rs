@@ -2,13 +2,13 @@
 //! gateway) and `private-subnet-N` (the Lambda's, in two or more zones). Each is associated with
 //! the stack's own route table; deleting the subnet removes its association.
 
-use super::network::{
+use super::{
     desired_tags, desired_tags_prop, filter, known, owned_filters, retag, tag_map, tag_spec, Net,
     PRIVATE_ROUTES, PRIVATE_SUBNETS, PUBLIC_ROUTES, PUBLIC_SUBNET, VPC,
 };
-use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, other, tags_value, tolerate};
 use crate::stack::SubnetSpec;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;

@@ -7,13 +7,13 @@
 //! with the function's role. The group lists the role among its dependencies, so `down` deletes
 //! the role only after this wait (and the subnets, which the group depends on, after the group).
 
-use super::network::{
+use super::{
     desired_tags, desired_tags_prop, filter, known, owned_filters, retag, tag_map, tag_spec,
     wait_no_enis, Net, ENDPOINT_SG, FULFILLMENT_ROLE, LAMBDA_SG, VPC,
 };
-use super::{api, other, tags_value, tolerate};
 use crate::aws::{Cx, RESOURCE_TAG, STACK_TAG};
 use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, other, tags_value, tolerate};
 use crate::stack::{Cidr, NetworkMode};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
@@ -297,7 +297,7 @@ impl Resource for SecurityGroup {
 
     async fn preflight(&self, cx: &Cx) -> Result<(), ResourceError> {
         match &self.net.config {
-            Some(c) if self.id == LAMBDA_SG => super::network::preflight(cx, c).await,
+            Some(c) if self.id == LAMBDA_SG => super::checks::preflight(cx, c).await,
             _ => Ok(()),
         }
     }

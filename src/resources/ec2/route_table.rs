@@ -4,13 +4,13 @@
 //! touched. Routes that others put in (the `local` route, gateway endpoint prefix lists) are not
 //! compared.
 
-use super::network::{
+use super::{
     desired_tags, desired_tags_prop, known, owned_filters, retag, tag_map, tag_spec, Net,
     INTERNET_GATEWAY, NAT_GATEWAY, PRIVATE_ROUTES, PUBLIC_ROUTES, VPC,
 };
-use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, other, tags_value, tolerate};
 use crate::stack::Egress;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;

@@ -2,13 +2,13 @@
 //! attached gateway is reused when there is one: it is not the stack's, so it is never
 //! changed, detached or deleted (and `down`, which finds objects by tags only, never sees it).
 
-use super::network::{
+use super::{
     desired_tags, desired_tags_prop, filter, known, owned_filters, retag, tag_map, tag_spec, Net,
     INTERNET_GATEWAY, VPC,
 };
-use super::{api, other, tags_value, tolerate};
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Props, Resource, ResourceError};
+use crate::resources::{api, other, tags_value, tolerate};
 use crate::stack::NetworkMode;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{InternetGateway as Igw, ResourceType};

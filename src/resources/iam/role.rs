@@ -1,16 +1,15 @@
 //! The fulfillment Lambda's IAM role.
 
-use super::{api, decode_policy, live_tags, tag_delta, tags_value, tolerate};
+use super::{iam_tags, PATH};
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, decode_policy, live_tags, tag_delta, tags_value, tolerate};
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 const ID: &str = "fulfillment-role";
 const KIND: &str = "iam-role";
-pub const PATH: &str = "/resetpw/";
 
 pub struct IamRole {
     stack: String,
@@ -63,12 +62,6 @@ impl IamRole {
         }
         Ok(tags)
     }
-}
-
-pub fn iam_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
-    tags.into_iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
 }
 
 #[async_trait]

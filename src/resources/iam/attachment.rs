@@ -1,10 +1,10 @@
 //! A managed policy attached to the fulfillment role.
 
-use super::iam_policy::IamPolicy;
-use super::iam_role::IamRole;
-use super::{api, tolerate};
+use super::policy::IamPolicy;
+use super::role::IamRole;
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, tolerate};
 use async_trait::async_trait;
 use serde_json::json;
 use std::collections::BTreeMap;

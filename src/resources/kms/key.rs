@@ -1,8 +1,8 @@
 //! The KMS key that encrypts the directory service account's password.
 
-use super::{api, live_tags, other, tag_delta, tags_value, tolerate};
 use crate::aws::{Cx, RESOURCE_TAG, STACK_TAG};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, live_tags, other, tag_delta, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;

@@ -1,0 +1,70 @@
+//! The services this emulator answers itself because moto lacks them or breaks the Rust SDK on
+//! them: Lex V2 (model building and runtime, signing name `lex`) and Amazon Connect
+//! (`connect`). One module per service, each with its routes, its in-memory state and its wire
+//! shapes; this file only dispatches by signing name.
+
+pub mod connect;
+pub mod lex;
+
+use crate::protocol::Call;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Response, StatusCode};
+
+/// Signing names of the services implemented here rather than forwarded to moto.
+pub const OWN_SERVICES: &[&str] = &["lex", "connect"];
+
+pub fn is_own(service: &str) -> bool {
+    OWN_SERVICES.contains(&service)
+}
+
+/// The operation name of a REST request to a service answered here (`ListBots` for
+/// `POST /bots/`), for the call record; `None` when the route is unknown.
+pub fn operation_of(service: &str, method: &Method, path: &str) -> Option<&'static str> {
+    match service {
+        "lex" => lex::operation_of(method, path),
+        "connect" => connect::operation_of(method, path),
+        _ => None,
+    }
+}
+
+/// The in-memory state of every service answered here (per emulator process, so per port).
+#[derive(Default)]
+pub struct Own {
+    pub lex: lex::Lex,
+    pub connect: connect::Connect,
+}
+
+/// What an own service needs of one request.
+#[allow(dead_code)] // read by the service handlers as they arrive
+pub struct Request<'a> {
+    pub call: &'a Call,
+    pub method: &'a Method,
+    /// The path and query as sent.
+    pub path_and_query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: Bytes,
+}
+
+pub async fn handle(own: &Own, request: Request<'_>) -> Response<Body> {
+    match request.call.service.as_str() {
+        "lex" => own.lex.handle(request).await,
+        "connect" => own.connect.handle(request, &own.lex).await,
+        _ => not_implemented(request.call),
+    }
+}
+
+/// The well-formed answer for an operation this emulator does not implement.
+pub fn not_implemented(call: &Call) -> Response<Body> {
+    let message = format!(
+        "{} {} is not implemented by the local cloud yet",
+        call.service, call.operation
+    );
+    Response::builder()
+        .status(StatusCode::NOT_IMPLEMENTED)
+        .header("content-type", "application/json")
+        .header("x-amzn-errortype", "NotImplemented")
+        .body(Body::from(
+            serde_json::json!({"__type": "NotImplemented", "message": message}).to_string(),
+        ))
+        .unwrap_or_default()
+}

@@ -1,0 +1,3 @@
+//! SSM Parameter Store: the directory service account's password, as KMS ciphertext.
+
+pub mod directory_secret;
