@@ -85,11 +85,7 @@ fn sections(loaded: &Loaded) -> Vec<&'static str> {
 /// Sections whose resources this version does not create yet are refused, never ignored.
 fn refuse_unsupported(loaded: &Loaded) -> Result<(), stack::StackError> {
     let s = &loaded.stack;
-    for (name, present) in [
-        ("fulfillment", s.fulfillment.is_some()),
-        ("bot", s.bot.is_some()),
-        ("connect", s.connect.is_some()),
-    ] {
+    for (name, present) in [("bot", s.bot.is_some()), ("connect", s.connect.is_some())] {
         if present {
             return Err(loaded.error_at(
                 &[name],
@@ -158,7 +154,7 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let loaded = stack::load(&args.file.file)?;
     refuse_unsupported(&loaded)?;
     let cx = context(cli, &loaded, args.secret.secret_stdin, args.timeout).await?;
-    let resources = resources::for_stack(&loaded.stack);
+    let resources = resources::for_stack(&loaded);
     let plan = engine::plan_up(&cx, &resources)
         .await
         .map_err(plan_failed(&loaded))?;
@@ -191,7 +187,7 @@ async fn diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<u8> {
         Duration::from_secs(60),
     )
     .await?;
-    let resources = resources::for_stack(&loaded.stack);
+    let resources = resources::for_stack(&loaded);
     let plan = engine::plan_up(&cx, &resources)
         .await
         .map_err(plan_failed(&loaded))?;

@@ -26,10 +26,8 @@ pub enum PackageError {
     UnsupportedHost(String),
     #[error("could not run cargo ({0}): make sure cargo is on PATH or set CARGO")]
     CargoNotRunnable(std::io::Error),
-    #[error(
-        "cargo build --release -p resetpw-lambda failed (exit {0}); see the compiler output above"
-    )]
-    BuildFailed(String),
+    #[error("cargo build --release -p resetpw-lambda failed (exit {code}); {output}")]
+    BuildFailed { code: String, output: String },
     #[error("cargo built no `bootstrap` executable: check lambda/Cargo.toml has [[bin]] name = \"bootstrap\"")]
     NoBinary,
     #[error("cannot read the built binary {path}: {source}")]
@@ -45,9 +43,20 @@ pub enum PackageError {
     Zip(String),
 }
 
-/// Builds `bootstrap` in release mode, checks it and returns the deterministic zip.
+/// Builds `bootstrap` in release mode, checks it and returns the deterministic zip. The
+/// compiler's output goes to stderr.
 pub fn build_lambda_zip(workspace_root: &Path) -> Result<LambdaZip, PackageError> {
-    let binary_path = build_release_binary(workspace_root)?;
+    package(workspace_root, true)
+}
+
+/// The same, with the compiler's output kept out of the terminal (`up` shows its own progress
+/// line); a failed build's error carries the end of that output.
+pub fn build_lambda_zip_quietly(workspace_root: &Path) -> Result<LambdaZip, PackageError> {
+    package(workspace_root, false)
+}
+
+fn package(workspace_root: &Path, show_compiler: bool) -> Result<LambdaZip, PackageError> {
+    let binary_path = build_release_binary(workspace_root, show_compiler)?;
     let binary = std::fs::read(&binary_path).map_err(|source| PackageError::ReadBinary {
         path: binary_path.clone(),
         source,
@@ -64,7 +73,10 @@ pub fn build_lambda_zip(workspace_root: &Path) -> Result<LambdaZip, PackageError
 ///
 /// Symbols are stripped and source paths remapped, so the binary does not depend on where
 /// the checkout or the cargo home lives.
-pub fn build_release_binary(workspace_root: &Path) -> Result<PathBuf, PackageError> {
+pub fn build_release_binary(
+    workspace_root: &Path,
+    show_compiler: bool,
+) -> Result<PathBuf, PackageError> {
     if std::env::consts::ARCH != "x86_64" || std::env::consts::OS != "linux" {
         return Err(PackageError::UnsupportedHost(format!(
             "{}-{}",
@@ -110,17 +122,29 @@ pub fn build_release_binary(workspace_root: &Path) -> Result<PathBuf, PackageErr
         .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"))
         .env_remove("RUSTFLAGS")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if show_compiler {
+            Stdio::inherit()
+        } else {
+            Stdio::piped()
+        })
         .output()
         .map_err(PackageError::CargoNotRunnable)?;
     if !output.status.success() {
-        return Err(PackageError::BuildFailed(
-            output
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        return Err(PackageError::BuildFailed {
+            code: output
                 .status
                 .code()
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "signal".into()),
-        ));
+            output: if tail.is_empty() {
+                "see the compiler output above".into()
+            } else {
+                format!("the compiler said:\n{tail}")
+            },
+        });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     stdout

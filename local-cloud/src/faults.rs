@@ -27,6 +27,10 @@ pub struct FaultRule {
     /// Error code; by default the protocol's throttling code for 400/429, else a server error.
     pub code: Option<String>,
     /// Delay added to every matching call, errors or not.
+    /// Error message; by default "injected by the local cloud". Lets a test send an error
+    /// as the service words it (Lambda's "The role defined for the function cannot be assumed
+    /// by Lambda.", say), for clients that branch on the text.
+    pub message: Option<String>,
     #[serde(default)]
     pub latency_ms: u64,
     /// Stop after injecting this many errors (unlimited when absent).
@@ -41,6 +45,8 @@ fn one() -> f64 {
 pub struct Decision {
     pub delay: Duration,
     pub error: Option<(u16, String)>,
+    /// The message for `error`, when the rule gives one.
+    pub message: Option<String>,
 }
 
 #[derive(Default)]
@@ -78,6 +84,7 @@ impl Faults {
         let mut decision = Decision {
             delay: Duration::ZERO,
             error: None,
+            message: None,
         };
         for rule in guard.1.iter_mut() {
             let matches = rule.service.as_deref().is_none_or(|s| s == service)
@@ -96,13 +103,19 @@ impl Faults {
                 *n -= 1;
             }
             decision.error = Some((status, rule.code.clone().unwrap_or_default()));
+            decision.message = rule.message.clone();
         }
         decision
     }
 }
 
 /// An error answer in the shape the protocol's SDK parser expects.
-pub fn error_response(protocol: Protocol, status: u16, code: &str) -> Response<Body> {
+pub fn error_response(
+    protocol: Protocol,
+    status: u16,
+    code: &str,
+    message: Option<&str>,
+) -> Response<Body> {
     let code = if !code.is_empty() {
         code.to_string()
     } else if status == 400 || status == 429 {
@@ -117,7 +130,7 @@ pub fn error_response(protocol: Protocol, status: u16, code: &str) -> Response<B
     } else {
         "InternalFailure".to_string()
     };
-    let message = "injected by the local cloud";
+    let message = message.unwrap_or("injected by the local cloud");
     let (content_type, body) = match protocol {
         Protocol::Json | Protocol::Rest => (
             "application/x-amz-json-1.1",
@@ -154,6 +167,7 @@ mod tests {
             rate,
             status: Some(400),
             code: None,
+            message: None,
             latency_ms: 5,
             remaining,
         }
@@ -187,11 +201,11 @@ mod tests {
 
     #[test]
     fn throttling_codes_follow_the_protocol() {
-        let r = error_response(Protocol::Query, 400, "");
+        let r = error_response(Protocol::Query, 400, "", None);
         assert_eq!(r.headers()["x-amzn-errortype"], "Throttling");
-        let r = error_response(Protocol::Json, 400, "");
+        let r = error_response(Protocol::Json, 400, "", None);
         assert_eq!(r.headers()["x-amzn-errortype"], "ThrottlingException");
-        let r = error_response(Protocol::Ec2Query, 503, "");
+        let r = error_response(Protocol::Ec2Query, 503, "", None);
         assert_eq!(r.status(), 503);
     }
 }

@@ -129,7 +129,8 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
         tokio::time::sleep(decision.delay).await;
     }
     let (response, injected) = if let Some((status, code)) = decision.error {
-        (error_response(call.protocol, status, &code), true)
+        let message = decision.message.as_deref();
+        (error_response(call.protocol, status, &code, message), true)
     } else if own::is_own(&service) {
         let request = own::Request {
             call: &call,
@@ -190,6 +191,7 @@ mod tests {
             rate: 1.0,
             status: None,
             code: None,
+            message: None,
             latency_ms: 300,
             remaining: None,
         });

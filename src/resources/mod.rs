@@ -1,14 +1,17 @@
 //! The AWS resources of a stack: a folder per AWS service, one file per resource kind, each
 //! with the same verbs. This file holds what every service shares (errors, tags, tolerated codes).
 
+pub mod dynamodb;
 pub mod ec2;
 pub mod iam;
 pub mod kms;
+pub mod lambda;
+pub mod logs;
 pub mod ssm;
 
 use crate::aws::ApiError;
 use crate::engine::{Resource, ResourceError};
-use crate::stack::Stack;
+use crate::stack::Loaded;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -17,42 +20,62 @@ pub use ssm::directory_secret::{encryption_context, parameter_name as secret_par
 /// The resources a stack file asks for, in dependency order. A stack manages only the sections
 /// it has: the `directory` section (with its `secret`) brings the key, its alias, the encrypted
 /// secret and the fulfillment role with its policy; the `network` section its VPC resources
-/// (see `ec2/network.rs`).
-pub fn for_stack(stack: &Stack) -> Vec<Box<dyn Resource>> {
+/// (see `ec2/network.rs`); the `fulfillment` section the attempts table, the log group and the
+/// function.
+pub fn for_stack(loaded: &Loaded) -> Vec<Box<dyn Resource>> {
+    let stack = &loaded.stack;
+    let name = stack.name.as_str();
     let mut list = if stack.directory.is_some() {
-        directory(stack.name.as_str())
+        directory(name, stack.fulfillment.is_some(), stack.network.is_some())
     } else {
         Vec::new()
     };
     list.extend(ec2::network::for_network(stack));
+    if let Some(config) = lambda::function::Function::config_for(loaded) {
+        let retention = stack.fulfillment.as_ref().map(|f| f.log_retention_days);
+        list.extend(fulfillment(name, retention, Some(config)));
+    }
     list
 }
 
 /// Every resource kind a stack of this name can own, for `down`: found by name and tags whatever
 /// the stack file says now, so removing a section and running `down` still leaves nothing.
 pub fn all(stack: &str) -> Vec<Box<dyn Resource>> {
-    let mut list = directory(stack);
+    let mut list = directory(stack, true, true);
     list.extend(ec2::network::all(stack));
+    list.extend(fulfillment(stack, None, None));
     list
 }
 
-/// The `directory` section's resources.
-fn directory(stack: &str) -> Vec<Box<dyn Resource>> {
+/// The `directory` section's resources. The role's policy grants the function's table and log
+/// group when the stack deploys the function (instead of the AWS-managed basic execution
+/// policy, which grants every log group, and which `up` now detaches); the VPC access policy is
+/// attached only when the function runs in the stack's network.
+fn directory(stack: &str, function: bool, network: bool) -> Vec<Box<dyn Resource>> {
+    use iam::attachment::{Attachment, BASIC_EXECUTION, VPC_ACCESS};
     vec![
         Box::new(kms::key::KmsKey::new(stack)),
         Box::new(kms::alias::KmsAlias::new(stack)),
         Box::new(ssm::directory_secret::DirectorySecret::new(stack)),
         Box::new(iam::role::IamRole::new(stack)),
-        Box::new(iam::policy::IamPolicy::new(stack)),
-        Box::new(iam::attachment::Attachment::customer_policy(stack)),
-        Box::new(iam::attachment::Attachment::managed(
-            stack,
-            iam::attachment::BASIC_EXECUTION,
-        )),
-        Box::new(iam::attachment::Attachment::managed(
-            stack,
-            iam::attachment::VPC_ACCESS,
-        )),
+        Box::new(iam::policy::IamPolicy::new(stack, function)),
+        Box::new(Attachment::customer_policy(stack)),
+        Box::new(Attachment::managed(stack, BASIC_EXECUTION).wanted(false)),
+        Box::new(Attachment::managed(stack, VPC_ACCESS).wanted(network)),
+    ]
+}
+
+/// The `fulfillment` section's resources: the log group before the function, so Lambda never
+/// creates one of its own.
+fn fulfillment(
+    stack: &str,
+    retention_days: Option<u32>,
+    config: Option<lambda::function::Config>,
+) -> Vec<Box<dyn Resource>> {
+    vec![
+        Box::new(dynamodb::table::AttemptsTable::new(stack)),
+        Box::new(logs::log_group::LogGroup::new(stack, retention_days)),
+        Box::new(lambda::function::Function::new(stack, config)),
     ]
 }
 

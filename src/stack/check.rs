@@ -80,13 +80,26 @@ pub fn check(loaded: &Loaded) -> Result<(), StackError> {
             2922, 3288, 3653,
         ];
         if !RETENTION.contains(&f.log_retention_days) {
+            let below = RETENTION.iter().rev().find(|d| **d < f.log_retention_days);
+            let above = RETENTION.iter().find(|d| **d > f.log_retention_days);
+            let nearest: Vec<String> = below.into_iter().chain(above).map(u32::to_string).collect();
             return Err(loaded.error_at(
                 &["fulfillment", "log_retention_days"],
                 format!(
-                    "{} is not a retention CloudWatch Logs offers; use one of {RETENTION:?}",
-                    f.log_retention_days
+                    "{} is not a retention CloudWatch Logs offers; the nearest are {} (all: {RETENTION:?})",
+                    f.log_retention_days,
+                    nearest.join(" and ")
                 ),
             ));
+        }
+        if s.directory.is_none() {
+            return Err(loaded.error_at(
+                &["fulfillment"],
+                "the fulfillment Lambda resets passwords in the directory: add the `directory` and `secret` sections",
+            ));
+        }
+        if let Some(package) = &f.package {
+            check_package(loaded, package)?;
         }
     }
     if let Some(b) = &s.bot {
@@ -217,6 +230,49 @@ fn check_directory(loaded: &Loaded, d: &Directory) -> Result<(), StackError> {
         return Err(loaded.error_at(
             &["directory", "ca_file"],
             format!("`{}` holds no PEM certificate", ca.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Lambda takes a zip of at most 50 MB in the API call itself.
+const MAX_ZIP: u64 = 50 * 1024 * 1024;
+
+fn check_package(loaded: &Loaded, package: &std::path::Path) -> Result<(), StackError> {
+    let path = loaded.base_dir().join(package);
+    let at = &["fulfillment", "package"][..];
+    let mut head = [0u8; 4];
+    let read = std::fs::File::open(&path).and_then(|mut f| {
+        use std::io::Read;
+        let size = f.metadata()?.len();
+        f.read_exact(&mut head)?;
+        Ok(size)
+    });
+    let size = read.map_err(|e| {
+        loaded.error_at(
+            at,
+            format!(
+                "cannot read `{}`: {e} (the path is relative to the stack file; build one with `resetpw package -o FILE`)",
+                path.display()
+            ),
+        )
+    })?;
+    if &head != b"PK\x03\x04" {
+        return Err(loaded.error_at(
+            at,
+            format!(
+                "`{}` is not a zip file: build the package with `resetpw package -o FILE`",
+                path.display()
+            ),
+        ));
+    }
+    if size > MAX_ZIP {
+        return Err(loaded.error_at(
+            at,
+            format!(
+                "`{}` is {size} bytes; Lambda accepts at most {MAX_ZIP} bytes in a direct upload",
+                path.display()
+            ),
         ));
     }
     Ok(())

@@ -443,6 +443,10 @@ pub struct Fulfillment {
     /// Require the calling number to match the phone on record.
     #[serde(default = "yes")]
     pub caller_id_check: bool,
+    /// A prebuilt deployment zip (relative to the stack file), e.g. from `resetpw package` in
+    /// an earlier pipeline step. Without it, `up` and `diff` build the bundled lambda/ crate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PathBuf>,
 }
 
 fn default_memory() -> u32 {

@@ -36,6 +36,8 @@ pub struct Attachment {
     id: &'static str,
     stack: String,
     which: Which,
+    /// Whether the stack file wants it attached (`up` detaches an unwanted one).
+    wanted: bool,
 }
 
 impl Attachment {
@@ -44,6 +46,7 @@ impl Attachment {
             id: "fulfillment-policy-attachment",
             stack: stack.into(),
             which: Which::Customer,
+            wanted: true,
         }
     }
 
@@ -52,7 +55,13 @@ impl Attachment {
             id: policy.id,
             stack: stack.into(),
             which: Which::Managed(policy.path),
+            wanted: true,
         }
+    }
+
+    /// The same attachment, wanted or not by the stack file.
+    pub fn wanted(self, wanted: bool) -> Self {
+        Attachment { wanted, ..self }
     }
 
     fn policy_arn(&self, cx: &Cx) -> String {
@@ -90,6 +99,9 @@ impl Resource for Attachment {
             Which::Managed(_) => vec!["fulfillment-role"],
             Which::Customer => vec!["fulfillment-role", "fulfillment-policy"],
         }
+    }
+    fn wanted(&self) -> bool {
+        self.wanted
     }
     fn replace_fields(&self) -> &'static [&'static str] {
         &["policy_arn"]

@@ -1,10 +1,13 @@
 //! The customer-managed least-privilege policy of the fulfillment role: decrypt the directory
-//! secret with the stack's key only under the stack's encryption context, and send SMS.
+//! secret with the stack's key only under the stack's encryption context, send SMS, and (with a
+//! `fulfillment` section) count attempts in the stack's table and write to its own log group.
 
 use super::{iam_tags, PATH};
 use crate::aws::Cx;
 use crate::engine::input;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::dynamodb::table::AttemptsTable;
+use crate::resources::logs::log_group::LogGroup;
 use crate::resources::{api, decode_policy, live_tags, tag_delta, tags_value, tolerate};
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -15,12 +18,15 @@ const KIND: &str = "iam-policy";
 
 pub struct IamPolicy {
     stack: String,
+    /// The stack deploys the function: grant its table and log group.
+    function: bool,
 }
 
 impl IamPolicy {
-    pub fn new(stack: &str) -> Self {
+    pub fn new(stack: &str, function: bool) -> Self {
         IamPolicy {
             stack: stack.into(),
+            function,
         }
     }
 
@@ -34,7 +40,7 @@ impl IamPolicy {
 
     fn document(&self, cx: &Cx, key_arn: &str) -> Value {
         let (context_key, context_value) = crate::resources::encryption_context(&self.stack);
-        json!({
+        let mut document = json!({
             "Version": "2012-10-17",
             "Statement": [
                 {
@@ -57,7 +63,26 @@ impl IamPolicy {
                     "Resource": format!("arn:{}:sns:*:*:*", cx.partition)
                 }
             ]
-        })
+        });
+        if self.function {
+            // Instead of AWSLambdaBasicExecutionRole, which allows logs on every group.
+            let statements = document["Statement"]
+                .as_array_mut()
+                .expect("the document has statements");
+            statements.push(json!({
+                "Sid": "CountFailedAttempts",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                "Resource": AttemptsTable::arn(cx, &self.stack)
+            }));
+            statements.push(json!({
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": format!("{}:*", LogGroup::arn(cx, &self.stack))
+            }));
+        }
+        document
     }
 
     fn desired_document(&self, cx: &Cx, inputs: &Outputs) -> Option<Value> {

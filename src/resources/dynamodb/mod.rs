@@ -1,0 +1,3 @@
+//! DynamoDB: the fulfillment Lambda's table of failed verification attempts.
+
+pub mod table;

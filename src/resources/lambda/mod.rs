@@ -1,0 +1,5 @@
+//! Lambda: the fulfillment function, its configuration from the stack file, and its code.
+
+pub mod code;
+pub mod environment;
+pub mod function;
