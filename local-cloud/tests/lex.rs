@@ -1440,3 +1440,208 @@ async fn the_call_record_names_lex_operations_steps() -> R {
         .all(|c| c["service"] == "lex" && c["status"] != 501));
     Ok(())
 }
+
+#[test]
+fn the_rest_of_the_model_api_answers() -> R {
+    run(the_rest_of_the_model_api_answers_steps)
+}
+
+async fn the_rest_of_the_model_api_answers_steps() -> R {
+    let cloud = start().await;
+    let lex = client(&cloud, "lex-rest");
+    let bot_id = create_bot(&lex, "rest-bot").await?;
+    create_locale(&lex, &bot_id).await?;
+    let selection = SlotValueSelectionSetting::builder()
+        .resolution_strategy(SlotValueResolutionStrategy::TopResolution)
+        .build()?;
+    let color = lex
+        .create_slot_type()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .slot_type_name("Color")
+        .slot_type_values(
+            SlotTypeValue::builder()
+                .sample_value(SampleValue::builder().value("red").build()?)
+                .build(),
+        )
+        .value_selection_setting(selection.clone())
+        .send()
+        .await?;
+    let color_id = color.slot_type_id().unwrap();
+    let renamed = lex
+        .update_slot_type()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .slot_type_id(color_id)
+        .slot_type_name("Colour")
+        .value_selection_setting(selection)
+        .send()
+        .await?;
+    assert_eq!(renamed.slot_type_name(), Some("Colour"));
+    assert!(renamed.slot_type_values().is_empty(), "an update replaces");
+    let types = lex
+        .list_slot_types()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .send()
+        .await?;
+    assert_eq!(
+        types.slot_type_summaries()[0].slot_type_name(),
+        Some("Colour")
+    );
+
+    let intent = lex
+        .create_intent()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_name("Paint")
+        .sample_utterances(SampleUtterance::builder().utterance("paint it").build()?)
+        .send()
+        .await?;
+    let intent_id = intent.intent_id().unwrap();
+    let slot = lex
+        .create_slot()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_id(intent_id)
+        .slot_name("Shade")
+        .slot_type_id(color_id)
+        .value_elicitation_setting(required_slot("Which colour?")?)
+        .send()
+        .await?;
+    lex.update_intent()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_id(intent_id)
+        .intent_name("Paint")
+        .slot_priorities(
+            SlotPriority::builder()
+                .priority(1)
+                .slot_id(slot.slot_id().unwrap())
+                .build()?,
+        )
+        .send()
+        .await?;
+    lex.delete_slot()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_id(intent_id)
+        .slot_id(slot.slot_id().unwrap())
+        .send()
+        .await?;
+    let intent_back = lex
+        .describe_intent()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_id(intent_id)
+        .send()
+        .await?;
+    assert!(
+        intent_back.slot_priorities().is_empty(),
+        "a deleted slot leaves the priorities"
+    );
+    lex.delete_intent()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_id(intent_id)
+        .send()
+        .await?;
+    let gone = lex
+        .describe_intent()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_id(intent_id)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(gone
+        .as_service_error()
+        .unwrap()
+        .is_resource_not_found_exception());
+
+    // Policy statements.
+    let arn = format!("arn:aws:lex:us-east-1:123456789012:bot/{bot_id}");
+    let statement = lex
+        .create_resource_policy_statement()
+        .resource_arn(&arn)
+        .statement_id("AllowAccount")
+        .effect(aws_sdk_lexmodelsv2::types::Effect::Allow)
+        .principal(
+            aws_sdk_lexmodelsv2::types::Principal::builder()
+                .arn("arn:aws:iam::123456789012:root")
+                .build(),
+        )
+        .action("lex:DescribeBot")
+        .send()
+        .await?;
+    assert!(statement.revision_id().is_some());
+    let duplicate = lex
+        .create_resource_policy_statement()
+        .resource_arn(&arn)
+        .statement_id("AllowAccount")
+        .effect(aws_sdk_lexmodelsv2::types::Effect::Allow)
+        .principal(
+            aws_sdk_lexmodelsv2::types::Principal::builder()
+                .arn("arn:aws:iam::123456789012:root")
+                .build(),
+        )
+        .action("lex:DescribeBot")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(duplicate
+        .as_service_error()
+        .unwrap()
+        .is_conflict_exception());
+    let policy = lex
+        .describe_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await?;
+    let doc: Value = serde_json::from_str(policy.policy().unwrap())?;
+    assert_eq!(
+        doc["Statement"][0]["Principal"]["AWS"][0],
+        "arn:aws:iam::123456789012:root"
+    );
+    lex.delete_resource_policy_statement()
+        .resource_arn(&arn)
+        .statement_id("AllowAccount")
+        .send()
+        .await?;
+    assert!(lex
+        .describe_resource_policy()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .is_err());
+
+    let deleted = lex
+        .delete_bot_locale()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .send()
+        .await?;
+    assert_eq!(
+        deleted.bot_locale_status(),
+        Some(&BotLocaleStatus::Deleting)
+    );
+    let locales = lex
+        .list_bot_locales()
+        .bot_id(&bot_id)
+        .bot_version("DRAFT")
+        .send()
+        .await?;
+    assert!(locales.bot_locale_summaries().is_empty());
+    Ok(())
+}

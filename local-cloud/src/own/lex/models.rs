@@ -408,6 +408,15 @@ pub fn valid_name(name: &str) -> bool {
     (1..=100).contains(&alnum)
 }
 
+/// Slot type ids of slots: a built-in `AMAZON.Name` or a 10-character id (at most 25 chars).
+pub fn valid_slot_type_id(id: &str) -> bool {
+    let ok = match id.strip_prefix("AMAZON.") {
+        Some(name) => !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic() || c == '_'),
+        None => !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()),
+    };
+    ok && id.len() <= 25
+}
+
 fn name_field(body: &Value, field: &str) -> Result<String, LexError> {
     let value = required(body, field)?;
     match value.as_str() {
@@ -574,6 +583,8 @@ struct ListSpec<'a> {
     sorts: &'a [(&'a str, &'a str)],
     /// Summary field sorted by when the request names no sortBy.
     default_sort: &'a str,
+    /// Whether filters may use NE (ListBots only); CO and EQ always.
+    not_equals: bool,
 }
 
 fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
@@ -620,11 +631,16 @@ fn page(mut items: Vec<Value>, body: &Value, spec: &ListSpec) -> Result<Value, L
                     _ => false,
                 }
             };
-            if !matches!(operator, "EQ" | "CO" | "NE") {
+            if !(matches!(operator, "EQ" | "CO") || (spec.not_equals && operator == "NE")) {
+                let allowed = if spec.not_equals {
+                    "[CO, EQ, NE]"
+                } else {
+                    "[CO, EQ]"
+                };
                 return Err(invalid(
                     "filters.1.member.operator",
                     &json!(operator),
-                    "Member must satisfy enum value set: [CO, EQ, NE]",
+                    &format!("Member must satisfy enum value set: {allowed}"),
                 ));
             }
             items.retain(keep);
@@ -1101,6 +1117,7 @@ impl Models {
             filters: &[("BotName", "botName"), ("BotType", "botType")],
             sorts: &[("BotName", "botName")],
             default_sort: "botName",
+            not_equals: true,
         };
         list_answer(page(items, body, &spec)?, "botSummaries", json!({}))
     }
@@ -1312,6 +1329,7 @@ impl Models {
             filters: &[("BotLocaleName", "localeName")],
             sorts: &[("BotLocaleName", "localeName")],
             default_sort: "localeName",
+            not_equals: false,
         };
         list_answer(
             page(items, body, &spec)?,
@@ -1456,7 +1474,7 @@ impl Models {
         item.updated = now;
         let answer = Self::slot_type_answer((b, v, l), item, true);
         locale.touch(now);
-        ok(answer)
+        accepted(answer)
     }
 
     fn delete_slot_type(
@@ -1523,6 +1541,7 @@ impl Models {
                 ("LastUpdatedDateTime", "lastUpdatedDateTime"),
             ],
             default_sort: "slotTypeName",
+            not_equals: false,
         };
         list_answer(
             page(items, body, &spec)?,
@@ -1678,6 +1697,7 @@ impl Models {
                 ("LastUpdatedDateTime", "lastUpdatedDateTime"),
             ],
             default_sort: "intentName",
+            not_equals: false,
         };
         list_answer(
             page(items, body, &spec)?,
@@ -1698,6 +1718,15 @@ impl Models {
                 constraint,
                 "Member must satisfy enum value set: [Required, Optional]",
             ));
+        }
+        if let Some(type_id) = body.get("slotTypeId").filter(|t| !t.is_null()) {
+            if !type_id.as_str().is_some_and(valid_slot_type_id) {
+                return Err(invalid(
+                    "slotTypeId",
+                    type_id,
+                    "Member must satisfy regular expression pattern: ^((AMAZON\\.)[a-zA-Z_]+?|[0-9a-zA-Z]+)$",
+                ));
+            }
         }
         let mut def = pick_fields(body, SLOT_FIELDS);
         fill_slot_defaults(&mut def);
@@ -1839,6 +1868,7 @@ impl Models {
                 ("LastUpdatedDateTime", "lastUpdatedDateTime"),
             ],
             default_sort: "slotName",
+            not_equals: false,
         };
         list_answer(
             page(items, body, &spec)?,
@@ -1976,6 +2006,7 @@ impl Models {
             filters: &[],
             sorts: &[("BotVersion", "botVersion")],
             default_sort: "botVersion",
+            not_equals: false,
         };
         list_answer(
             page(items, body, &spec)?,
@@ -2008,6 +2039,10 @@ impl Models {
                         "The test alias {TEST_ALIAS_ID} can only use version DRAFT."
                     )));
                 }
+            } else if version == DRAFT {
+                return Err(LexError::Validation(format!(
+                    "Only the test alias {TEST_ALIAS_ID} can use version DRAFT; point the alias at a numbered version."
+                )));
             } else {
                 check_numbered("botVersion", version)?;
                 let exists = version
@@ -2160,6 +2195,7 @@ impl Models {
             filters: &[],
             sorts: &[],
             default_sort: "creationDateTime",
+            not_equals: false,
         };
         list_answer(
             page(items, body, &spec)?,
@@ -2402,12 +2438,12 @@ impl Models {
     fn delete_statement(&mut self, arn: &str, sid: &str, query: &[(String, String)]) -> Answer {
         let (key, policy) = self.existing_policy(arn)?;
         Self::check_revision(policy, query)?;
-        let revision = self.remove_statement(&key, sid).ok_or_else(|| {
+        self.remove_statement(&key, sid).ok_or_else(|| {
             LexError::NotFound(format!(
                 "There is no statement '{sid}' in the policy of '{arn}'."
             ))
         })?;
-        ok(json!({"resourceArn": arn, "revisionId": revision.to_string()}))
+        no_content()
     }
 
     /// See [`super::Lex::connect_association`].
@@ -2740,6 +2776,7 @@ mod tests {
             filters: &[("BotName", "botName")],
             sorts: &[("BotName", "botName")],
             default_sort: "botName",
+            not_equals: false,
         };
         let first = page(items.clone(), &json!({"maxResults": 2}), &spec).unwrap();
         assert_eq!(
