@@ -29,8 +29,13 @@
 //!   `intentsCount`, `slotTypesCount`, and the built-in `FallbackIntent` (id `FALLBCKINT`,
 //!   parent `AMAZON.FallbackIntent`) every new locale gets.
 //!
-//! Not filled (unverified either way): empty `variations: []` in message groups,
-//! `slotCaptureSetting`, `obfuscationSetting`, alias `sentimentAnalysisSettings`.
+//! Not filled: `variations` of message groups (a real describe-intent dump in public code shows
+//! one group without the key beside one with `[]`, so Lex echoes what was sent). Unverified
+//! either way, so not filled: `allowInterrupt` of response specifications (closing,
+//! declination, post-fulfillment responses), `"intent": {}` on dialog-state next steps,
+//! `slotCaptureSetting`, `obfuscationSetting`, alias `sentimentAnalysisSettings`. A slot left
+//! out of its intent's `slotPriorities` is not a build failure here (Lex's console flags it;
+//! whether a build fails on it was not found).
 //!
 //! # Statuses
 //! Asynchronous changes take the configured delay: bots, versions and aliases `Creating` →
