@@ -5,15 +5,8 @@
 //! forwarded unchanged to moto's server. Every call is recorded and can be inspected, and faults
 //! can be injected, through the control API under `/_localcloud/`.
 
-mod control;
-mod faults;
-mod forward;
-mod own;
-mod protocol;
-mod record;
-mod server;
-
 use clap::Parser;
+use resetpw_local_cloud::server;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -33,6 +26,10 @@ struct Args {
         default_value = "http://127.0.0.1:4567"
     )]
     moto_url: String,
+    /// Delay of Lex V2's asynchronous status changes (Creating → Available, Building → Built),
+    /// in milliseconds.
+    #[arg(long, env = "LOCAL_CLOUD_LEX_DELAY_MS", default_value_t = 200)]
+    lex_delay_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +53,10 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     let addr = SocketAddr::new(args.bind, args.port);
     let state = server::State::new(args.moto_url.trim_end_matches('/').to_string())?;
+    state
+        .own
+        .lex
+        .set_delay(std::time::Duration::from_millis(args.lex_delay_ms));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on {addr}: {e} (is another local cloud running? set LOCAL_CLOUD_PORT)"

@@ -128,29 +128,38 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
     if !decision.delay.is_zero() {
         tokio::time::sleep(decision.delay).await;
     }
-    let (response, injected) = if let Some((status, code)) = decision.error {
-        let message = decision.message.as_deref();
-        (error_response(call.protocol, status, &code, message), true)
-    } else if own::is_own(&service) {
-        let request = own::Request {
-            call: &call,
-            method: &method,
-            path_and_query: &path_and_query,
-            headers: &headers,
-            body,
-        };
-        (own::handle(&state.own, request).await, false)
-    } else {
-        let r = forward::forward(
-            &state.client,
-            &state.moto_url,
-            method,
-            &path_and_query,
-            &headers,
-            body,
-        )
-        .await;
-        (r, false)
+    let own_fault = match &decision.error {
+        Some((_, code)) if own::acts_on_fault(&call, code) => Some(code.clone()),
+        _ => None,
+    };
+    let (response, injected) = match decision.error {
+        Some((status, code)) if own_fault.is_none() => {
+            (error_response(call.protocol, status, &code, decision.message.as_deref()), true)
+        }
+        _ if own::is_own(&service) => {
+            let injected = own_fault.is_some();
+            let request = own::Request {
+                call: &call,
+                method: &method,
+                path_and_query: &path_and_query,
+                headers: &headers,
+                body,
+                fault: own_fault,
+            };
+            (own::handle(&state.own, request).await, injected)
+        }
+        _ => {
+            let r = forward::forward(
+                &state.client,
+                &state.moto_url,
+                method,
+                &path_and_query,
+                &headers,
+                body,
+            )
+            .await;
+            (r, false)
+        }
     };
     state
         .recorder

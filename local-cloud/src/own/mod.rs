@@ -43,6 +43,15 @@ pub struct Request<'a> {
     pub path_and_query: &'a str,
     pub headers: &'a HeaderMap,
     pub body: Bytes,
+    /// The code of an injected fault that the service carries out itself rather than as an
+    /// error answer (Lex: [`lex::FORCED_BUILD_FAILURE`] on BuildBotLocale).
+    pub fault: Option<String>,
+}
+
+/// Whether an injected fault with this `code` is carried out by the own service (the call is
+/// answered normally, with the fault's effect) instead of being answered as an error.
+pub fn acts_on_fault(call: &Call, code: &str) -> bool {
+    call.service == "lex" && call.operation == "BuildBotLocale" && code == lex::FORCED_BUILD_FAILURE
 }
 
 pub async fn handle(own: &Own, request: Request<'_>) -> Response<Body> {
