@@ -128,17 +128,25 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
     if !decision.delay.is_zero() {
         tokio::time::sleep(decision.delay).await;
     }
-    let (response, injected) = if let Some((status, code)) = decision.error {
-        (error_response(call.protocol, status, &code), true)
+    // A fault an own service acts out (a number taken between search and claim) goes to it.
+    let acted = decision
+        .error
+        .as_ref()
+        .filter(|(_, code)| own::acts_out(&service, &call.operation, code))
+        .map(|(_, code)| code.clone());
+    let (response, injected) = if let (Some((status, code)), None) = (&decision.error, &acted) {
+        (error_response(call.protocol, *status, code), true)
     } else if own::is_own(&service) {
+        let injected = acted.is_some();
         let request = own::Request {
             call: &call,
             method: &method,
             path_and_query: &path_and_query,
             headers: &headers,
             body,
+            fault: acted,
         };
-        (own::handle(&state.own, request).await, false)
+        (own::handle(&state.own, request).await, injected)
     } else {
         let r = forward::forward(
             &state.client,

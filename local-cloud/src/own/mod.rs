@@ -27,6 +27,15 @@ pub fn operation_of(service: &str, method: &Method, path: &str) -> Option<&'stat
     }
 }
 
+/// True when the service acts out an injected fault with this code itself (a phone number taken
+/// between search and claim, say) instead of the router answering an error for it.
+pub fn acts_out(service: &str, operation: &str, code: &str) -> bool {
+    match service {
+        "connect" => connect::acts_out(operation, code),
+        _ => false,
+    }
+}
+
 /// The in-memory state of every service answered here (per emulator process, so per port).
 #[derive(Default)]
 pub struct Own {
@@ -43,6 +52,8 @@ pub struct Request<'a> {
     pub path_and_query: &'a str,
     pub headers: &'a HeaderMap,
     pub body: Bytes,
+    /// An injected fault code the service acts out itself (see [`acts_out`]).
+    pub fault: Option<String>,
 }
 
 pub async fn handle(own: &Own, request: Request<'_>) -> Response<Body> {
