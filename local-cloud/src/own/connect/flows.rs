@@ -81,7 +81,7 @@ impl Flow {
 }
 
 /// The default flows of a new instance: valid content a caller can describe and reuse.
-pub fn defaults(instance_arn: &str, _region: &str, now: f64) -> Vec<Flow> {
+pub fn defaults(instance_arn: &str, now: f64) -> Vec<Flow> {
     DEFAULT_FLOWS
         .iter()
         .map(|(name, flow_type)| {
@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn the_default_flows_are_valid_published_content() {
-        let flows = defaults("arn:aws:connect:us-east-1:1:instance/i", "us-east-1", 0.0);
+        let flows = defaults("arn:aws:connect:us-east-1:1:instance/i", 0.0);
         let none = |_: &str| false;
         for flow in &flows {
             let ctx = Context {

@@ -244,7 +244,7 @@ pub fn create(store: &mut Store, ctx: &Ctx<'_>, call: &Call) -> ApiResult {
         "The instance could not be created (failure injected by the local cloud)".to_string()
     });
     let instance = Instance {
-        flows: flows::defaults(&arn, &ctx.region, now),
+        flows: flows::defaults(&arn, now),
         id: id.clone(),
         arn: arn.clone(),
         region: ctx.region.clone(),
