@@ -16,7 +16,7 @@ struct Args {
     /// Address to listen on (loopback only by default).
     #[arg(long, env = "LOCAL_CLOUD_BIND", default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
-    /// Port of the single endpoint.
+    /// Port of the single endpoint (0: any free port; the address is printed on stderr).
     #[arg(long, env = "LOCAL_CLOUD_PORT", default_value_t = 4566)]
     port: u16,
     /// Base URL of moto's server, where every request for a service not implemented here goes.
@@ -62,6 +62,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "cannot listen on {addr}: {e} (is another local cloud running? set LOCAL_CLOUD_PORT)"
         )
     })?;
+    // The bound address, so `--port 0` (any free port) tells its caller where it is.
+    let addr = listener.local_addr()?;
     eprintln!(
         "local-cloud: listening on http://{addr}, forwarding to {}",
         args.moto_url

@@ -133,9 +133,10 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
         _ => None,
     };
     let (response, injected) = match decision.error {
-        Some((status, code)) if own_fault.is_none() => {
-            (error_response(call.protocol, status, &code, decision.message.as_deref()), true)
-        }
+        Some((status, code)) if own_fault.is_none() => (
+            error_response(call.protocol, status, &code, decision.message.as_deref()),
+            true,
+        ),
         _ if own::is_own(&service) => {
             let injected = own_fault.is_some();
             let request = own::Request {

@@ -1245,6 +1245,7 @@ async fn failed_builds_say_why_steps() -> R {
         rate: 1.0,
         status: Some(400),
         code: None,
+        message: None,
         latency_ms: 0,
         remaining: Some(20),
     });

@@ -27,6 +27,15 @@ pub fn operation_of(service: &str, method: &Method, path: &str) -> Option<&'stat
     }
 }
 
+/// True when the service acts out an injected fault with this code itself (a phone number taken
+/// between search and claim, say) instead of the router answering an error for it.
+pub fn acts_out(service: &str, operation: &str, code: &str) -> bool {
+    match service {
+        "connect" => connect::acts_out(operation, code),
+        _ => false,
+    }
+}
+
 /// The in-memory state of every service answered here (per emulator process, so per port).
 #[derive(Default)]
 pub struct Own {
@@ -44,14 +53,19 @@ pub struct Request<'a> {
     pub headers: &'a HeaderMap,
     pub body: Bytes,
     /// The code of an injected fault that the service carries out itself rather than as an
-    /// error answer (Lex: [`lex::FORCED_BUILD_FAILURE`] on BuildBotLocale).
+    /// error answer (see [`acts_on_fault`]).
     pub fault: Option<String>,
 }
 
 /// Whether an injected fault with this `code` is carried out by the own service (the call is
-/// answered normally, with the fault's effect) instead of being answered as an error.
+/// answered normally, with the fault's effect) instead of being answered as an error: Lex's
+/// [`lex::FORCED_BUILD_FAILURE`] on BuildBotLocale, Connect's taken number or failed claim or
+/// instance.
 pub fn acts_on_fault(call: &Call, code: &str) -> bool {
-    call.service == "lex" && call.operation == "BuildBotLocale" && code == lex::FORCED_BUILD_FAILURE
+    (call.service == "lex"
+        && call.operation == "BuildBotLocale"
+        && code == lex::FORCED_BUILD_FAILURE)
+        || acts_out(&call.service, &call.operation, code)
 }
 
 pub async fn handle(own: &Own, request: Request<'_>) -> Response<Body> {
