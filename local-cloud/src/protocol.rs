@@ -306,7 +306,11 @@ mod tests {
             b"{}",
         );
         assert!(post.mutating);
-        assert_eq!(post.operation, "POST /2015-03-31/functions");
+        // Lambda's routes are named (the emulator answers its Invoke); others keep method + path.
+        assert_eq!(post.operation, "CreateFunction");
+        let other = classify("s3", &Method::PUT, "/bucket", None, &h, b"");
+        assert!(other.mutating);
+        assert_eq!(other.operation, "PUT /bucket");
     }
 
     #[test]

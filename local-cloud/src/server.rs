@@ -145,6 +145,8 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
             headers: &headers,
             body,
             fault: acted,
+            client: &state.client,
+            moto_url: &state.moto_url,
         };
         (own::handle(&state.own, request).await, injected)
     } else {
