@@ -531,3 +531,74 @@ async fn invocation_types_limits_and_unknown_functions() {
     }
     assert!(dead(pid), "the deleted function's process was stopped");
 }
+
+/// The `lambda_echo` example (built by `cargo test`), a function on the official Rust runtime
+/// client.
+fn lambda_echo_zip() -> Vec<u8> {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("examples/lambda_echo"))
+        .expect("the target directory");
+    let binary = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: build it with `cargo build -p resetpw-local-cloud --example lambda_echo` (cargo test builds it)",
+            path.display()
+        )
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut writer = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+        writer.start_file("bootstrap", options).expect("zip entry");
+        writer.write_all(&binary).expect("zip write");
+        writer.finish().expect("zip finish");
+    }
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn the_official_rust_runtime_client_works_against_the_runtime_api() {
+    let case = Case::new("rust").await;
+    let name = unique("fn-rust");
+    let role = case.role().await;
+    case.lambda
+        .create_function()
+        .function_name(&name)
+        .runtime(Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role)
+        .timeout(10)
+        .memory_size(512)
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(lambda_echo_zip()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateFunction");
+
+    let before = now_ms();
+    let (error, answer) = case.invoke(&name, json!({"hello": "world"})).await;
+    assert_eq!(error, None, "{answer}");
+    assert_eq!(answer["event"], json!({"hello": "world"}));
+    assert_eq!(answer["function_name"], name.as_str());
+    assert_eq!(answer["memory"], 512);
+    assert_eq!(answer["version"], "$LATEST");
+    assert!(answer["invoked_function_arn"]
+        .as_str()
+        .is_some_and(|a| a.ends_with(&format!(":function:{name}"))));
+    let deadline = answer["deadline"].as_u64().expect("a deadline");
+    assert!(deadline > before + 9_000 && deadline <= now_ms() + 10_000);
+    let request_id = answer["request_id"].as_str().expect("a request id");
+    case.log_line(&name, &format!(r#""request_id":"{request_id}""#))
+        .await;
+
+    // A handler error goes to /error and comes back as an unhandled function error.
+    let (error, answer) = case.invoke(&name, json!({"fail": true})).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(answer["errorMessage"], "failing as asked", "{answer}");
+    assert!(answer["errorType"].is_string());
+}
