@@ -64,6 +64,73 @@ pub enum Outcome {
     Unhandled(Bytes),
 }
 
+/// Why an in-process invocation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// Lambda's ResourceNotFoundException message.
+    #[error("Function not found: {arn}")]
+    NotFound { arn: String },
+}
+
+/// What an in-process invocation answered.
+#[derive(Debug)]
+#[allow(dead_code)] // read by the Lex V2 runtime as it arrives
+pub struct Invoked {
+    pub payload: Bytes,
+    /// `Some("Unhandled")` for a function error (the payload is then its error document).
+    pub function_error: Option<&'static str>,
+    pub executed_version: String,
+}
+
+/// The function and its version, or Lambda's not-found message.
+fn find(
+    lambda: &Lambda,
+    name: &str,
+    qualifier: Option<&str>,
+    region: &str,
+) -> Result<(Arc<Function>, Deployed), InvokeError> {
+    let function = lambda.function(name);
+    let deployed = function
+        .as_ref()
+        .and_then(|f| f.deployed(qualifier.unwrap_or("$LATEST")));
+    match (function, deployed) {
+        (Some(function), Some(deployed)) => Ok((function, deployed)),
+        _ => Err(InvokeError::NotFound {
+            arn: format!(
+                "arn:aws:lambda:{region}:123456789012:function:{name}{}",
+                qualifier.map(|q| format!(":{q}")).unwrap_or_default()
+            ),
+        }),
+    }
+}
+
+/// A synchronous invocation from inside the emulator (Lex V2's code hooks), run as Invoke with
+/// `RequestResponse` runs it but not recorded as a call: `function` is a name or an ARN, with or
+/// without a qualifier.
+pub async fn invoke_in_process(
+    lambda: &Lambda,
+    function: &str,
+    payload: Bytes,
+) -> Result<Invoked, InvokeError> {
+    let named = FunctionRef::parse(function);
+    let region = function
+        .strip_prefix("arn:")
+        .and_then(|arn| arn.split(':').nth(2))
+        .unwrap_or("us-east-1");
+    let (found, deployed) = find(lambda, &named.name, named.qualifier.as_deref(), region)?;
+    let run = Run::new(lambda, found, deployed, &named.qualifier, payload);
+    let (outcome, _) = run.run().await;
+    let (payload, function_error) = match outcome {
+        Outcome::Ok(body) => (body, None),
+        Outcome::Unhandled(body) => (body, Some("Unhandled")),
+    };
+    Ok(Invoked {
+        payload,
+        function_error,
+        executed_version: run.version,
+    })
+}
+
 pub async fn invoke(lambda: &Lambda, request: &Request<'_>) -> Response<Body> {
     let path = request.path_and_query.split('?').next().unwrap_or_default();
     let named = FunctionRef::parse(&super::function_in_path(path));
@@ -81,21 +148,17 @@ pub async fn invoke(lambda: &Lambda, request: &Request<'_>) -> Response<Body> {
         ),
         (a, b) => a.or(b),
     };
-    let version = qualifier.clone().unwrap_or_else(|| "$LATEST".to_string());
-    let function = lambda.function(&named.name);
-    let deployed = function.as_ref().and_then(|f| f.deployed(&version));
-    let (Some(function), Some(deployed)) = (function, deployed) else {
-        let arn = format!(
-            "arn:aws:lambda:{region}:123456789012:function:{}{}",
-            named.name,
-            qualifier.map(|q| format!(":{q}")).unwrap_or_default()
-        );
-        return rest_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            &format!("Function not found: {arn}"),
-        );
+    let (function, deployed) = match find(lambda, &named.name, qualifier.as_deref(), &region) {
+        Ok(found) => found,
+        Err(err) => {
+            return rest_error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                &err.to_string(),
+            )
+        }
     };
+    let version = qualifier.clone().unwrap_or_else(|| "$LATEST".to_string());
 
     let invocation_type = header(request, "x-amz-invocation-type").unwrap_or("RequestResponse");
     let limit = match invocation_type {
@@ -128,19 +191,7 @@ pub async fn invoke(lambda: &Lambda, request: &Request<'_>) -> Response<Body> {
             "Could not parse request body into json: the payload is not valid JSON",
         );
     }
-    let invoked_arn = match &qualifier {
-        Some(q) => format!("{}:{q}", deployed.config.unqualified_arn()),
-        None => deployed.config.unqualified_arn(),
-    };
-    let run = Run {
-        function,
-        version: version.clone(),
-        deployed,
-        payload,
-        invoked_arn,
-        endpoint_url: lambda.endpoint_url(),
-        logs: lambda.logs.clone(),
-    };
+    let run = Run::new(lambda, function, deployed, &qualifier, payload);
     match invocation_type {
         "DryRun" => Response::builder()
             .status(StatusCode::NO_CONTENT)
@@ -254,6 +305,28 @@ struct Run {
 }
 
 impl Run {
+    fn new(
+        lambda: &Lambda,
+        function: Arc<Function>,
+        deployed: Deployed,
+        qualifier: &Option<String>,
+        payload: Bytes,
+    ) -> Run {
+        let invoked_arn = match qualifier {
+            Some(q) => format!("{}:{q}", deployed.config.unqualified_arn()),
+            None => deployed.config.unqualified_arn(),
+        };
+        Run {
+            function,
+            version: qualifier.clone().unwrap_or_else(|| "$LATEST".to_string()),
+            deployed,
+            payload,
+            invoked_arn,
+            endpoint_url: lambda.endpoint_url(),
+            logs: lambda.logs.clone(),
+        }
+    }
+
     /// Runs the invocation in the version's environment (one invocation at a time); answers
     /// the outcome and the request id.
     async fn run(&self) -> (Outcome, String) {

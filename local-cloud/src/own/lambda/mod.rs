@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use invoke::{InvokeError, Invoked};
 pub use logs::LogLine;
 
 /// The Lambda operation a REST route names, for the call record and fault rules.
@@ -190,6 +191,17 @@ impl Lambda {
     /// What the function printed, after log line `since`.
     pub fn logs(&self, function: &str, since: u64) -> Vec<LogLine> {
         self.logs.of(function, since)
+    }
+
+    /// Invokes `function` (name or ARN, qualified or not) synchronously from inside the
+    /// emulator, as Lex V2's code hooks do: the payload and whether it is a function error.
+    #[allow(dead_code)] // called by the Lex V2 runtime as it arrives
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: axum::body::Bytes,
+    ) -> Result<Invoked, InvokeError> {
+        invoke::invoke_in_process(self, function, payload).await
     }
 
     /// Stops every function's processes (the emulator is stopping).
@@ -473,6 +485,64 @@ mod tests {
             &moto_answer("g", "$LATEST", json!({})),
         );
         assert!(lambda.function("g").is_none());
+    }
+
+    /// A `bootstrap` that answers each event with `{"got": EVENT}`, or exits when asked to.
+    fn echo_zip() -> Vec<u8> {
+        use std::io::Write;
+        let script = r#"#!/bin/bash
+api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  h="$(mktemp)"
+  event="$(curl -sS --fail -D "$h" "$api/invocation/next")" || exit 1
+  id="$(tr -d '\r' <"$h" | grep -i '^lambda-runtime-aws-request-id:' | cut -d' ' -f2)"
+  case "$event" in *exit*) exit 7 ;; esac
+  curl -sS -X POST --data-binary "{\"got\":$event}" "$api/invocation/$id/response" >/dev/null
+done
+"#;
+        let mut out = std::io::Cursor::new(Vec::new());
+        {
+            let mut writer = zip::ZipWriter::new(&mut out);
+            let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+            writer.start_file("bootstrap", options).unwrap();
+            writer.write_all(script.as_bytes()).unwrap();
+            writer.finish().unwrap();
+        }
+        out.into_inner()
+    }
+
+    #[tokio::test]
+    async fn in_process_invocations_run_the_code_by_name_or_arn() {
+        let lambda = Lambda::default();
+        lambda.keep(
+            "CreateFunction",
+            &json!({"Code": {"ZipFile": zip_field(&echo_zip())}}),
+            &moto_answer("hook", "$LATEST", json!({})),
+        );
+        let arn = "arn:aws:lambda:eu-west-2:123456789012:function:hook";
+        let out = lambda
+            .invoke(arn, axum::body::Bytes::from_static(br#"{"a":1}"#))
+            .await
+            .expect("the function exists");
+        assert_eq!(out.function_error, None);
+        assert_eq!(out.executed_version, "$LATEST");
+        let v: Value = serde_json::from_slice(&out.payload).unwrap();
+        assert_eq!(v, json!({"got": {"a": 1}}));
+
+        let out = lambda
+            .invoke("hook", axum::body::Bytes::from_static(br#"{"exit":1}"#))
+            .await
+            .unwrap();
+        assert_eq!(out.function_error, Some("Unhandled"));
+        let v: Value = serde_json::from_slice(&out.payload).unwrap();
+        assert_eq!(v["errorType"], "Runtime.ExitError");
+
+        let err = lambda
+            .invoke(&format!("{arn}:7"), axum::body::Bytes::from_static(b"{}"))
+            .await
+            .expect_err("no version 7");
+        assert_eq!(err.to_string(), format!("Function not found: {arn}:7"));
+        lambda.shutdown();
     }
 
     #[test]
