@@ -316,15 +316,13 @@ impl Lambda {
         };
         let deployed = Deployed { code, config };
         if version != "$LATEST" {
-            // PublishVersion, or UpdateFunctionCode with Publish: $LATEST is that code too.
-            versions.insert(version.clone(), deployed.clone());
-            if operation == "UpdateFunctionCode" {
-                let mut latest = deployed.clone();
-                latest.config.function_arn = latest.config.unqualified_arn();
-                versions.insert("$LATEST".into(), latest);
-            }
-        } else {
-            versions.insert("$LATEST".into(), deployed);
+            // PublishVersion, or CreateFunction / UpdateFunctionCode with Publish.
+            versions.insert(version, deployed.clone());
+        }
+        if operation != "PublishVersion" {
+            let mut latest = deployed;
+            latest.config.function_arn = latest.config.unqualified_arn();
+            versions.insert("$LATEST".into(), latest);
         }
         drop(versions);
         function.retire_stale("$LATEST");
@@ -333,12 +331,16 @@ impl Lambda {
     /// DeleteFunction: the whole function (its processes stop once no invocation uses them), or
     /// with `?Qualifier=` one version.
     fn forget(&self, name: &str, path_and_query: &str) {
-        let name = invoke::FunctionRef::parse(name).name;
-        let qualifier = path_and_query.split_once('?').and_then(|(_, q)| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "Qualifier")
-                .map(|(_, v)| v.into_owned())
-        });
+        let named = invoke::FunctionRef::parse(name);
+        let name = named.name;
+        let qualifier = path_and_query
+            .split_once('?')
+            .and_then(|(_, q)| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "Qualifier")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .or(named.qualifier);
         let mut functions = self.functions.lock().unwrap_or_else(|p| p.into_inner());
         match qualifier {
             Some(version) if version != "$LATEST" => {
@@ -474,6 +476,26 @@ mod tests {
             "/2015-03-31/functions/arn",
         );
         assert!(lambda.function("f").is_none());
+    }
+
+    #[test]
+    fn a_function_created_and_published_at_once_has_both_versions() {
+        let lambda = Lambda::default();
+        lambda.keep(
+            "CreateFunction",
+            &json!({"Code": {"ZipFile": zip_field(b"one")}, "Publish": true}),
+            &moto_answer("p", "1", json!({})),
+        );
+        let f = lambda.function("p").unwrap();
+        assert_eq!(f.deployed("1").unwrap().code.as_slice(), b"one");
+        let latest = f.deployed("$LATEST").expect("$LATEST too");
+        assert!(latest.config.function_arn.ends_with(":function:p"));
+        lambda.forget("p:1", "/2015-03-31/functions/p%3A1");
+        assert!(
+            f.deployed("1").is_none(),
+            "a qualified name deletes the version"
+        );
+        assert!(f.deployed("$LATEST").is_some());
     }
 
     #[test]
