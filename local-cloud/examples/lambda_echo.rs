@@ -1,7 +1,8 @@
 //! A minimal Lambda function on the official Rust runtime client (`lambda_runtime`, the one the
 //! fulfillment Lambda uses), for the local cloud's Invoke tests (`tests/lambda.rs` zips this
-//! binary as `bootstrap`): it answers the event with what the runtime told it, and fails when
-//! the event asks it to.
+//! binary as `bootstrap`): it answers the event with what the runtime told it, fails when the
+//! event asks it to, and with `{"call": true}` makes one AWS call (ListFunctions) with the SDK
+//! configured from its environment alone, as a deployed function would.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -16,6 +17,15 @@ async fn main() -> Result<(), Error> {
             "{}",
             json!({"audit": "lambda_echo", "request_id": event.context.request_id})
         );
+        let mut functions = None;
+        if event.payload.get("call").is_some() {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let listed = aws_sdk_lambda::Client::new(&config)
+                .list_functions()
+                .send()
+                .await?;
+            functions = Some(listed.functions().len());
+        }
         Ok::<Value, Error>(json!({
             "event": event.payload,
             "request_id": event.context.request_id,
@@ -24,6 +34,7 @@ async fn main() -> Result<(), Error> {
             "function_name": event.context.env_config.function_name,
             "memory": event.context.env_config.memory,
             "version": event.context.env_config.version,
+            "functions": functions,
         }))
     }))
     .await

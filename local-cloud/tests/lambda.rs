@@ -2,7 +2,9 @@
 //! running local cloud (`scripts/local-cloud start`, or `scripts/test`): CreateFunction and the
 //! updates go to moto and the emulator keeps the code; Invoke runs the zip's real `bootstrap`.
 //! The test functions are bash + curl scripts made and zipped here, implementing the Lambda
-//! Runtime API loop, so no release build is needed.
+//! Runtime API loop, so no release build is needed — and the `lambda_echo` example on the official
+//! Rust runtime client, which `cargo test -p resetpw-local-cloud` builds (with `--test lambda`
+//! alone cargo does not: run `cargo build -p resetpw-local-cloud --example lambda_echo` first).
 
 use aws_config::{AppName, BehaviorVersion, Region};
 use aws_sdk_lambda::error::ProvideErrorMetadata;
@@ -595,6 +597,25 @@ async fn the_official_rust_runtime_client_works_against_the_runtime_api() {
     let request_id = answer["request_id"].as_str().expect("a request id");
     case.log_line(&name, &format!(r#""request_id":"{request_id}""#))
         .await;
+
+    // The function's SDK, configured from the environment Lambda sets, calls this local cloud;
+    // the call carries the function's name as its app id.
+    let (error, answer) = case.invoke(&name, json!({"call": true})).await;
+    assert_eq!(error, None, "{answer}");
+    assert!(
+        answer["functions"].as_u64().is_some_and(|n| n >= 1),
+        "{answer}"
+    );
+    let url = format!("{}/_localcloud/calls?app={name}", cloud_url());
+    let calls: Value =
+        serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap();
+    let calls = calls.as_array().expect("a list");
+    assert!(
+        calls.iter().any(|c| c["service"] == "lambda"
+            && c["operation"] == "ListFunctions"
+            && c["status"] == 200),
+        "{calls:#?}"
+    );
 
     // A handler error goes to /error and comes back as an unhandled function error.
     let (error, answer) = case.invoke(&name, json!({"fail": true})).await;
