@@ -1,7 +1,8 @@
 //! The services this emulator answers itself because moto lacks them or breaks the Rust SDK on
 //! them: Lex V2 (model building and runtime, signing name `lex`), Amazon Connect (`connect`)
-//! and Lambda's Invoke (`lambda`: the rest of Lambda goes on to moto). One module per service, each with its routes, its in-memory state and its wire
-//! shapes; this file only dispatches by signing name.
+//! and Lambda's Invoke (`lambda`: the rest of Lambda goes on to moto). One module per service,
+//! each with its routes, its in-memory state and its wire shapes; this file only dispatches by
+//! signing name.
 
 pub mod connect;
 pub mod lambda;
