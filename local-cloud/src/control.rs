@@ -1,4 +1,4 @@
-//! The control API under `/_localcloud/`: health, the call record, fault rules.
+//! The control API under `/_localcloud/`: health, the call record, fault rules, functions' logs.
 
 use crate::faults::FaultRule;
 use crate::server::State;
@@ -18,6 +18,22 @@ pub fn routes() -> Router<Arc<State>> {
             "/_localcloud/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
         )
+        .route("/_localcloud/lambda/logs", get(lambda_logs))
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    function: String,
+    #[serde(default)]
+    since: u64,
+}
+
+/// What a function's processes printed (stdout, stderr) and Lambda's START/END/REPORT lines.
+async fn lambda_logs(
+    AxState(state): AxState<Arc<State>>,
+    Query(q): Query<LogsQuery>,
+) -> impl IntoResponse {
+    Json(state.own.lambda.logs(&q.function, q.since))
 }
 
 async fn health(AxState(state): AxState<Arc<State>>) -> impl IntoResponse {

@@ -1,7 +1,7 @@
 //! `local-cloud`: one local AWS endpoint for resetpw's tests and demo.
 //!
 //! Requests are routed by the service named in their SigV4 credential scope: the services this
-//! emulator implements itself (Lex V2, Amazon Connect) are answered here, everything else is
+//! emulator implements itself (Lex V2, Amazon Connect, Lambda's Invoke) are answered here, everything else is
 //! forwarded unchanged to moto's server. Every call is recorded and can be inspected, and faults
 //! can be injected, through the control API under `/_localcloud/`.
 
@@ -68,10 +68,29 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "local-cloud: listening on http://{addr}, forwarding to {}",
         args.moto_url
     );
-    axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // Functions reach this local cloud at the address it really listens on.
+    state.own.lambda.set_endpoint_url(format!("http://{addr}"));
+    let result = axum::serve(listener, server::router(state.clone()))
+        .with_graceful_shutdown(stopped())
+        .await;
+    // The functions' processes stop with the emulator.
+    state.own.lambda.shutdown();
+    result?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `scripts/local-cloud stop` sends).
+async fn stopped() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }

@@ -146,6 +146,8 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
                 headers: &headers,
                 body,
                 fault: own_fault,
+                client: &state.client,
+                moto_url: &state.moto_url,
             };
             (own::handle(&state.own, request).await, injected)
         }

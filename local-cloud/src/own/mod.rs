@@ -1,9 +1,11 @@
 //! The services this emulator answers itself because moto lacks them or breaks the Rust SDK on
-//! them: Lex V2 (model building and runtime, signing name `lex`) and Amazon Connect
-//! (`connect`). One module per service, each with its routes, its in-memory state and its wire
-//! shapes; this file only dispatches by signing name.
+//! them: Lex V2 (model building and runtime, signing name `lex`), Amazon Connect (`connect`)
+//! and Lambda's Invoke (`lambda`: the rest of Lambda goes on to moto). One module per service,
+//! each with its routes, its in-memory state and its wire shapes; this file only dispatches by
+//! signing name.
 
 pub mod connect;
+pub mod lambda;
 pub mod lex;
 
 use crate::protocol::Call;
@@ -11,7 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Response, StatusCode};
 
 /// Signing names of the services implemented here rather than forwarded to moto.
-pub const OWN_SERVICES: &[&str] = &["lex", "connect"];
+pub const OWN_SERVICES: &[&str] = &["lex", "connect", "lambda"];
 
 pub fn is_own(service: &str) -> bool {
     OWN_SERVICES.contains(&service)
@@ -23,6 +25,7 @@ pub fn operation_of(service: &str, method: &Method, path: &str) -> Option<&'stat
     match service {
         "lex" => lex::operation_of(method, path),
         "connect" => connect::operation_of(method, path),
+        "lambda" => lambda::operation_of(method, path),
         _ => None,
     }
 }
@@ -41,6 +44,7 @@ pub fn acts_out(service: &str, operation: &str, code: &str) -> bool {
 pub struct Own {
     pub lex: lex::Lex,
     pub connect: connect::Connect,
+    pub lambda: lambda::Lambda,
 }
 
 /// What an own service needs of one request.
@@ -55,6 +59,9 @@ pub struct Request<'a> {
     /// The code of an injected fault that the service carries out itself rather than as an
     /// error answer (see [`acts_on_fault`]).
     pub fault: Option<String>,
+    /// Where moto is, for a service that answers some operations itself and forwards the rest.
+    pub client: &'a reqwest::Client,
+    pub moto_url: &'a str,
 }
 
 /// Whether an injected fault with this `code` is carried out by the own service (the call is
@@ -72,6 +79,7 @@ pub async fn handle(own: &Own, request: Request<'_>) -> Response<Body> {
     match request.call.service.as_str() {
         "lex" => own.lex.handle(request).await,
         "connect" => own.connect.handle(request, &own.lex).await,
+        "lambda" => own.lambda.handle(request).await,
         _ => not_implemented(request.call),
     }
 }
