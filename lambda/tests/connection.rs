@@ -79,6 +79,34 @@ async fn the_connection_is_kept_and_reopened_after_a_dc_restart_and_a_dc_going_a
 }
 
 #[tokio::test]
+async fn a_dc_that_stops_answering_times_out_and_the_next_one_serves() {
+    let _turn = DC.lock().await;
+    let _ = admin_set_password(FORCE.sam).await;
+    let proxy = Proxy::start("127.0.0.1:636").await;
+    let mut setup = Setup::new("freeze").with("RESETPW_LDAP_TIMEOUT_SECONDS", "1");
+    setup.urls = format!("ldaps://127.0.0.1:{},{}", proxy.port, setup.urls);
+    let (cold, _) = setup.cold().await;
+    let (r, a) = cold
+        .handler
+        .handle_with_audit(correct(&FORCE, "c-freeze1"))
+        .await;
+    assert_eq!(state(&r), ("Close", "Fulfilled"), "{a:?}");
+    assert_eq!(cold.directory.connections_opened(), 1);
+
+    // The kept connection's DC goes silent: the lookup times out, and is done again on a
+    // new connection to the next DC; the reset happens once.
+    proxy.freeze();
+    let (r, a) = cold
+        .handler
+        .handle_with_audit(correct(&FORCE, "c-freeze2"))
+        .await;
+    assert_eq!(state(&r), ("Close", "Fulfilled"), "{a:?}");
+    assert_eq!(cold.directory.connections_opened(), 2);
+    sms_password_is_current(&setup.app, FORCE.sam, 2).await;
+    proxy.stop().await;
+}
+
+#[tokio::test]
 async fn starttls_resets_with_the_same_certificate_checks() {
     let _turn = DC.lock().await;
     let _ = admin_set_password(RESET.sam).await;
