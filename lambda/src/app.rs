@@ -1,12 +1,20 @@
 //! Runtime wiring: one cold start builds the handler from the environment and AWS clients.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 
 use crate::cloud::{self, DynamoAttempts, KmsError, SnsNotifier};
 use crate::config::{Config, ConfigError};
 use crate::handler::Handler;
 use crate::ldap::{self, LdapDirectory, TlsConfigError};
 use crate::ports::SystemClock;
+
+/// The public roots AWS service endpoints chain to (Amazon Trust Services: Amazon Root CA
+/// 1-4 and Starfield Services Root CA G2), compiled in: reading the system's certificate
+/// store at every cold start costs milliseconds.
+pub const AWS_ROOTS_PEM: &str = include_str!("aws-roots.pem");
 
 /// Cold-start failures; each message names the setting to fix.
 #[derive(Debug, thiserror::Error)]
@@ -19,35 +27,81 @@ pub enum StartupError {
     Kms(#[from] KmsError),
 }
 
+/// What a cold start built, with how long its KMS round trip took.
+pub struct ColdStart {
+    pub handler: Handler,
+    pub directory: Arc<LdapDirectory>,
+    pub kms_decrypt: Duration,
+}
+
 /// Builds the handler: validates the configuration, decrypts the bind password (once) and
 /// creates the directory, SNS and DynamoDB collaborators.
 pub async fn cold_start(
     config: Config,
     sdk: &aws_config::SdkConfig,
 ) -> Result<Handler, StartupError> {
+    Ok(cold_start_parts(config, sdk).await?.handler)
+}
+
+/// [`cold_start`], also giving the directory (for its connection checks) and the KMS time.
+pub async fn cold_start_parts(
+    config: Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<ColdStart, StartupError> {
     let tls = ldap::tls_config(&config.ca_pem)?;
     let kms = aws_sdk_kms::Client::new(sdk);
+    let started = Instant::now();
     let bind_password = cloud::decrypt_bind_password(
         &kms,
         &config.bind_password_ciphertext,
         &config.kms_encryption_context,
     )
     .await?;
-    let directory = LdapDirectory::new(&config, bind_password, tls);
+    let kms_decrypt = started.elapsed();
+    let directory = Arc::new(LdapDirectory::new(&config, bind_password, tls));
     let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(sdk));
     let attempts = DynamoAttempts::new(aws_sdk_dynamodb::Client::new(sdk), config.throttle.clone());
-    Ok(Handler::new(
+    let handler = Handler::new(
         Arc::new(config),
-        Arc::new(directory),
+        directory.clone(),
         Arc::new(notifier),
         Arc::new(attempts),
         Arc::new(SystemClock),
-    ))
+    );
+    Ok(ColdStart {
+        handler,
+        directory,
+        kms_decrypt,
+    })
 }
 
-/// Cold start from the process environment (what `bootstrap` does).
-pub async fn cold_start_from_env() -> Result<Handler, StartupError> {
+/// The SDK configuration of the Lambda: the standard chain (environment, region), with an
+/// HTTPS client that trusts the compiled-in AWS roots instead of reading the system store.
+/// China regions keep the system store (their endpoints are not under Amazon Trust Services).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let region = std::env::var("AWS_REGION").unwrap_or_default();
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if region.starts_with("cn-") {
+        return loader.load().await;
+    }
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(AWS_ROOTS_PEM.as_bytes()))
+        .build()
+        .expect("a TLS context with a trust store builds");
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https();
+    loader.http_client(http).load().await
+}
+
+/// Cold start from the process environment (what `bootstrap` does). The directory
+/// connection is opened in the background, so it overlaps the runtime's first poll.
+pub async fn cold_start_from_env() -> Result<ColdStart, StartupError> {
     let config = Config::from_env()?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    cold_start(config, &sdk).await
+    let sdk = sdk_config().await;
+    let cold = cold_start_parts(config, &sdk).await?;
+    let directory = cold.directory.clone();
+    tokio::spawn(async move { directory.warm_up().await });
+    Ok(cold)
 }

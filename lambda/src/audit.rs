@@ -22,14 +22,35 @@ pub struct Audit {
     pub latency_ms: u64,
 }
 
+/// A contact ID as logged: Connect's contact IDs are UUIDs, so anything else (which could be
+/// a phone number or other caller data in a malformed event) is logged as `malformed`.
+fn contact_id(raw: &str) -> String {
+    let uuid_like = raw.len() <= 64
+        && raw.bytes().any(|b| b.is_ascii_alphabetic())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if uuid_like {
+        raw.to_string()
+    } else {
+        "malformed".to_string()
+    }
+}
+
 impl Audit {
     pub fn new(event: &LexEvent, contact_attribute: &str) -> Self {
         Audit {
             contact_id: event
                 .session_attribute(contact_attribute)
                 .or(event.session_id.as_deref())
-                .map(|s| s.chars().take(64).collect()),
-            invocation: event.invocation_source.clone(),
+                .map(contact_id),
+            invocation: event.invocation_source.as_deref().map(|s| {
+                match s {
+                    "DialogCodeHook" | "FulfillmentCodeHook" => s,
+                    _ => "other",
+                }
+                .to_string()
+            }),
             ..Audit::default()
         }
     }
@@ -67,6 +88,34 @@ impl Audit {
             locked = self.locked,
             latency_ms = self.latency_ms,
             "attempt"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_known_shapes_of_event_values_are_logged() {
+        let e = LexEvent::from_value(json!({
+            "invocationSource": "+15550100001",
+            "sessionId": "5550100001",
+            "sessionState": {"sessionAttributes": {"ContactId": "+1 555 010 0001"}}
+        }));
+        let a = Audit::new(&e, "ContactId");
+        assert_eq!(a.invocation.as_deref(), Some("other"));
+        assert_eq!(a.contact_id.as_deref(), Some("malformed"));
+        let e = LexEvent::from_value(json!({
+            "invocationSource": "FulfillmentCodeHook",
+            "sessionState": {"sessionAttributes": {"ContactId": "3f1b2c4d-0a1b-4c5d-9e8f-123456789abc"}}
+        }));
+        let a = Audit::new(&e, "ContactId");
+        assert_eq!(a.invocation.as_deref(), Some("FulfillmentCodeHook"));
+        assert_eq!(
+            a.contact_id.as_deref(),
+            Some("3f1b2c4d-0a1b-4c5d-9e8f-123456789abc")
         );
     }
 }

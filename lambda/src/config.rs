@@ -60,6 +60,8 @@ pub struct Throttle {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub ldap_urls: Vec<String>,
+    /// `ldap://` URLs upgraded with StartTLS before the bind (`RESETPW_LDAP_STARTTLS`).
+    pub starttls: bool,
     pub base_dn: String,
     pub bind_dn: String,
     /// KMS ciphertext (decoded from base64) of the bind password. Not a secret by itself.
@@ -102,6 +104,7 @@ impl Config {
             reason: reason.to_string(),
         };
 
+        let starttls = parse_bool(&get, "RESETPW_LDAP_STARTTLS", false)?;
         let urls_raw = required("RESETPW_LDAP_URLS")?;
         let ldap_urls: Vec<String> = urls_raw
             .split(',')
@@ -112,12 +115,10 @@ impl Config {
             return Err(invalid("RESETPW_LDAP_URLS", "no URL given"));
         }
         for url in &ldap_urls {
-            if !url.to_ascii_lowercase().starts_with("ldaps://") || url.len() <= "ldaps://".len() {
-                return Err(invalid(
-                    "RESETPW_LDAP_URLS",
-                    "every URL must start with ldaps:// (passwords are only written over LDAPS)",
-                ));
-            }
+            ldap_endpoint(url, starttls).map_err(|reason| ConfigError::Invalid {
+                name: "RESETPW_LDAP_URLS",
+                reason,
+            })?;
         }
 
         let base_dn = required("RESETPW_BASE_DN")?;
@@ -251,6 +252,7 @@ impl Config {
 
         Ok(Config {
             ldap_urls,
+            starttls,
             base_dn,
             bind_dn,
             bind_password_ciphertext,
@@ -273,6 +275,54 @@ impl Config {
             contact_id_session_attribute,
         })
     }
+}
+
+/// The host and port of a domain controller URL: `ldaps://host[:port]` (636 by default), or
+/// with StartTLS `ldap://host[:port]` (389 by default). Nothing may follow the authority but `/`.
+pub fn ldap_endpoint(url: &str, starttls: bool) -> Result<(String, u16), String> {
+    let lower = url.to_ascii_lowercase();
+    let (rest, default_port) = match (lower.strip_prefix("ldaps://"), lower.strip_prefix("ldap://")) {
+        (Some(_), _) if !starttls => (&url["ldaps://".len()..], 636),
+        (_, Some(_)) if starttls => (&url["ldap://".len()..], 389),
+        _ if starttls => {
+            return Err(format!(
+                "{url}: with RESETPW_LDAP_STARTTLS=true every URL must start with ldap:// (upgraded with StartTLS before the bind)"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "{url}: every URL must start with ldaps:// (passwords are only written over TLS; set RESETPW_LDAP_STARTTLS=true to use ldap:// with StartTLS)"
+            ))
+        }
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, tail) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("{url}: unclosed [ in the host"))?;
+        (host, tail.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let valid_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    if !valid_host {
+        return Err(format!("{url}: expected scheme://host[:port]"));
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("{url}: the port must be a number from 1 to 65535"))?,
+    };
+    Ok((host.to_string(), port))
 }
 
 fn parse_pairs(raw: &str) -> Option<BTreeMap<String, String>> {
@@ -451,6 +501,10 @@ mod tests {
     fn malformed_values_are_named() {
         let cases = [
             ("RESETPW_LDAP_URLS", "ldap://dc1.example.com"),
+            ("RESETPW_LDAP_URLS", "ldaps://"),
+            ("RESETPW_LDAP_URLS", "ldaps://dc1.example.com:0"),
+            ("RESETPW_LDAP_URLS", "ldaps://dc1.example.com/OU=x"),
+            ("RESETPW_LDAP_STARTTLS", "sometimes"),
             ("RESETPW_BIND_PASSWORD_CIPHERTEXT", "not base64!"),
             ("RESETPW_KMS_ENCRYPTION_CONTEXT", "novalue"),
             ("RESETPW_CA_PEM", "garbage"),
@@ -501,5 +555,54 @@ mod tests {
         );
         assert_eq!(c.caller_id, CallerIdMode::Required);
         assert_eq!(c.directory_date_format, DateFormat::DayMonthYear('/'));
+    }
+
+    #[test]
+    fn starttls_takes_ldap_urls_only() {
+        let c = load(&base()).unwrap();
+        assert!(!c.starttls);
+        let mut env = base();
+        env.insert("RESETPW_LDAP_STARTTLS", "true".into());
+        match load(&env) {
+            Err(ConfigError::Invalid { name, reason }) => {
+                assert_eq!(name, "RESETPW_LDAP_URLS");
+                assert!(reason.contains("ldap://"), "{reason}");
+            }
+            other => panic!("ldaps:// with StartTLS: {other:?}"),
+        }
+        env.insert(
+            "RESETPW_LDAP_URLS",
+            "ldap://dc1.example.com, LDAP://dc2.example.com:3389".into(),
+        );
+        let c = load(&env).unwrap();
+        assert!(c.starttls);
+        assert_eq!(
+            ldap_endpoint(&c.ldap_urls[0], true).unwrap(),
+            ("dc1.example.com".to_string(), 389)
+        );
+        assert_eq!(
+            ldap_endpoint(&c.ldap_urls[1], true).unwrap(),
+            ("dc2.example.com".to_string(), 3389)
+        );
+    }
+
+    #[test]
+    fn endpoints_parse() {
+        assert_eq!(
+            ldap_endpoint("ldaps://dc1.corp.example", false).unwrap(),
+            ("dc1.corp.example".to_string(), 636)
+        );
+        assert_eq!(
+            ldap_endpoint("ldaps://10.0.0.5:3269/", false).unwrap(),
+            ("10.0.0.5".to_string(), 3269)
+        );
+        assert_eq!(
+            ldap_endpoint("ldaps://[fd00::5]:636", false).unwrap(),
+            ("fd00::5".to_string(), 636)
+        );
+        assert!(ldap_endpoint("ldap://dc1", false).is_err());
+        assert!(ldap_endpoint("ldaps://dc1", true).is_err());
+        assert!(ldap_endpoint("ldaps://dc1:99999", false).is_err());
+        assert!(ldap_endpoint("ldaps://us er@dc1", false).is_err());
     }
 }

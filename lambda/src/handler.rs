@@ -88,9 +88,15 @@ impl Handler {
     async fn process(&self, event: &LexEvent, audit: &mut Audit) -> LexResponse {
         let cfg = &self.config;
         let intent_name = cfg.intent_name.as_str();
-        let Some(intent) = event.session_state.intent.as_ref() else {
+        // A malformed event (no intent, or no usable intent name) gets the generic answer.
+        let Some(intent) = event
+            .session_state
+            .intent
+            .as_ref()
+            .filter(|i| !i.name.trim().is_empty())
+        else {
             audit.set("failed", "no_intent");
-            return lex::close(event, intent_name, Outcome::Failed, MSG_WRONG_INTENT);
+            return lex::close(event, intent_name, Outcome::Failed, MSG_HELP_DESK);
         };
         if intent.name != cfg.intent_name {
             audit.set("failed", "unexpected_intent");
@@ -198,13 +204,17 @@ impl Handler {
             .and_then(|c| normalize::e164(c, cfg.default_country_code.as_deref()))
             .unwrap_or_default();
 
-        let status = self.attempts.status(&key, now).await.map_err(|e| {
+        // The attempts are read while the directory is searched. The same directory work on
+        // every path (unknown, wrong, locked): one lookup.
+        let (status, found) = tokio::join!(
+            self.attempts.status(&key, now),
+            self.directory.find_user(user_id)
+        );
+        let status = status.map_err(|e| {
             tracing::error!(error = %e, "attempts store unavailable");
             Refusal::HelpDesk("attempts_store_error")
         })?;
-
-        // The same directory work on every path (unknown, wrong, locked): one lookup.
-        let found = self.directory.find_user(user_id).await.map_err(|e| {
+        let found = found.map_err(|e| {
             tracing::error!(error = %e, reason = e.reason_code(), "directory lookup failed");
             Refusal::HelpDesk(e.reason_code())
         })?;
@@ -264,12 +274,17 @@ impl Handler {
                 tracing::error!(error = %e, reason = e.reason_code(), "password reset failed");
                 Refusal::HelpDesk(e.reason_code())
             })?;
-        if let Err(e) = self.attempts.clear(&key).await {
+
+        // Only now that the password is changed: the SMS and the counter clean-up, together.
+        let message = sms_text(&new_password, cfg.force_change_at_logon);
+        let (cleared, sent) = tokio::join!(
+            self.attempts.clear(&key),
+            self.notifier.send_sms(&phone, &message)
+        );
+        if let Err(e) = cleared {
             tracing::warn!(error = %e, "could not clear the failed-attempt counter");
         }
-
-        let message = sms_text(&new_password, cfg.force_change_at_logon);
-        if let Err(e) = self.notifier.send_sms(&phone, &message).await {
+        if let Err(e) = sent {
             tracing::error!(
                 error = %e,
                 phone = %normalize::mask_phone(&phone),
@@ -379,12 +394,17 @@ mod tests {
         passwords: Mutex<HashMap<String, String>>,
         lookups: AtomicU64,
         fail_reset: Option<fn() -> DirectoryError>,
+        /// Met by the attempts read: the lookup finishes only if both run at once.
+        meet: Option<Arc<tokio::sync::Barrier>>,
     }
 
     #[async_trait]
     impl Directory for MemDirectory {
         async fn find_user(&self, user_id: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
             self.lookups.fetch_add(1, Ordering::SeqCst);
+            if let Some(b) = &self.meet {
+                b.wait().await;
+            }
             Ok(self
                 .users
                 .lock()
@@ -413,11 +433,16 @@ mod tests {
     struct MemNotifier {
         sent: Mutex<Vec<(String, String)>>,
         fail: bool,
+        /// Met by the attempts clean-up: the SMS goes only if both run at once.
+        meet: Option<Arc<tokio::sync::Barrier>>,
     }
 
     #[async_trait]
     impl Notifier for MemNotifier {
         async fn send_sms(&self, phone: &str, message: &SecretString) -> Result<(), NotifyError> {
+            if let Some(b) = &self.meet {
+                b.wait().await;
+            }
             if self.fail {
                 return Err(NotifyError::Publish("Throttling".into()));
             }
@@ -435,11 +460,16 @@ mod tests {
         window: u64,
         lockout: u64,
         items: Mutex<HashMap<String, (u32, u64, u64)>>, // failures, window_start, locked_until
+        meet_status: Option<Arc<tokio::sync::Barrier>>,
+        meet_clear: Option<Arc<tokio::sync::Barrier>>,
     }
 
     #[async_trait]
     impl AttemptsStore for MemAttempts {
         async fn status(&self, key: &str, now: u64) -> Result<AttemptStatus, StoreError> {
+            if let Some(b) = &self.meet_status {
+                b.wait().await;
+            }
             Ok(match self.items.lock().unwrap().get(key) {
                 Some(&(_, _, until)) if until > now => AttemptStatus::Locked { until },
                 Some(&(f, start, _)) if now < start + self.window => {
@@ -462,6 +492,9 @@ mod tests {
             Ok(AttemptStatus::Allowed { failures: e.0 })
         }
         async fn clear(&self, key: &str) -> Result<(), StoreError> {
+            if let Some(b) = &self.meet_clear {
+                b.wait().await;
+            }
             self.items.lock().unwrap().remove(key);
             Ok(())
         }
@@ -504,6 +537,16 @@ mod tests {
     }
 
     fn rig_with(caller: &str, directory: MemDirectory, notifier: MemNotifier) -> Rig {
+        rig_full(caller, directory, notifier, None, None)
+    }
+
+    fn rig_full(
+        caller: &str,
+        directory: MemDirectory,
+        notifier: MemNotifier,
+        meet_status: Option<Arc<tokio::sync::Barrier>>,
+        meet_clear: Option<Arc<tokio::sync::Barrier>>,
+    ) -> Rig {
         let cfg = Arc::new(config(caller));
         directory.users.lock().unwrap().insert(
             "jdoe".into(),
@@ -526,6 +569,8 @@ mod tests {
             window: cfg.throttle.window_seconds,
             lockout: cfg.throttle.lockout_seconds,
             items: Mutex::default(),
+            meet_status,
+            meet_clear,
         });
         Rig {
             handler: Handler::new(
@@ -889,5 +934,135 @@ mod tests {
         let t = sms_text(&SecretString::from("Ab3#Cd4%Ef5+Gh".to_string()), true);
         assert_eq!(t.expose_secret().matches("Ab3#Cd4%Ef5+Gh").count(), 1);
         assert!(t.expose_secret().len() <= 160);
+    }
+
+    #[tokio::test]
+    async fn attempts_read_overlaps_the_lookup_and_sms_overlaps_the_clean_up() {
+        // Each pair meets at a barrier: run one after the other, they would wait forever.
+        let lookup = Arc::new(tokio::sync::Barrier::new(2));
+        let after = Arc::new(tokio::sync::Barrier::new(2));
+        let rig = rig_full(
+            "on",
+            MemDirectory {
+                meet: Some(lookup.clone()),
+                ..Default::default()
+            },
+            MemNotifier {
+                meet: Some(after.clone()),
+                ..Default::default()
+            },
+            Some(lookup),
+            Some(after),
+        );
+        let (r, a) = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            rig.handler
+                .handle_with_audit(fulfil("jdoe", "1985-03-14", "3")),
+        )
+        .await
+        .expect("the pairs run concurrently");
+        assert_eq!(state(&r), ("Close", "Fulfilled"), "{a:?}");
+        assert_eq!(rig.notifier.sent.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn close_sets_reset_outcome_for_the_contact_flow() {
+        let rig = rig();
+        let outcome = |r: &LexResponse| {
+            r.session_state
+                .session_attributes
+                .as_ref()
+                .and_then(|a| a.get(lex::RESET_OUTCOME_ATTRIBUTE).cloned())
+        };
+        let (r, _) = rig
+            .handler
+            .handle_with_audit(fulfil("jdoe", "1985-03-14", "3"))
+            .await;
+        assert_eq!(outcome(&r).as_deref(), Some("fulfilled"));
+        assert_eq!(
+            r.session_state.session_attributes.as_ref().unwrap()["ContactId"],
+            "c-123"
+        );
+        for e in [
+            fulfil("jdoe", "1985-03-15", "3"),   // wrong answer
+            fulfil("nobody", "1985-03-14", "3"), // unknown user
+        ] {
+            let (r, _) = rig.handler.handle_with_audit(e).await;
+            assert_eq!(state(&r), ("Close", "Failed"));
+            assert_eq!(outcome(&r).as_deref(), Some("failed"));
+        }
+        let mut other = fulfil("jdoe", "1985-03-14", "3");
+        other.session_state.intent.as_mut().unwrap().name = "OrderPizza".into();
+        assert_eq!(
+            outcome(&rig.handler.handle(other).await).as_deref(),
+            Some("failed")
+        );
+        // Failures on our side too.
+        let failing = rig_with(
+            "on",
+            MemDirectory::default(),
+            MemNotifier {
+                fail: true,
+                ..Default::default()
+            },
+        );
+        let r = failing
+            .handler
+            .handle(fulfil("jdoe", "1985-03-14", "3"))
+            .await;
+        assert_eq!(outcome(&r).as_deref(), Some("failed"));
+        // Re-prompts and delegation do not set it.
+        let r = rig
+            .handler
+            .handle(event("DialogCodeHook", Some("jdoe"), None, None, None))
+            .await;
+        assert_eq!(outcome(&r), None);
+    }
+
+    #[tokio::test]
+    async fn events_of_any_shape_get_a_lex_answer() {
+        let rig = rig();
+        let cases: Vec<(Value, &str)> = vec![
+            (json!(null), "Close"),
+            (json!([1, 2]), "Close"),
+            (json!("FulfillmentCodeHook"), "Close"),
+            (json!({"sessionState": 5}), "Close"),
+            (json!({"sessionState": {"intent": []}}), "Close"),
+            (
+                json!({"invocationSource": 1, "sessionState": {"intent": {"name": "ResetPW"}}}),
+                "Close",
+            ),
+            (
+                json!({"invocationSource": "FulfillmentCodeHook", "sessionState": {"intent": {"name": false}}}),
+                "Close",
+            ),
+            (
+                json!({"invocationSource": "FulfillmentCodeHook", "sessionState": {"intent": {"name": "ResetPW", "slots": "x"}}}),
+                "ElicitSlot",
+            ),
+            (
+                json!({"invocationSource": "FulfillmentCodeHook", "sessionState": {"intent": {"name": "ResetPW", "slots": {
+                "UserID": {"value": {"interpretedValue": ["jdoe"]}}, "DOB": 3, "MonthStarted": {"value": 4}}}}}),
+                "ElicitSlot",
+            ),
+            (
+                json!({"invocationSource": "DialogCodeHook", "sessionState": {"sessionAttributes": 3, "intent": {"name": "ResetPW", "slots": {
+                "UserID": {"value": {"interpretedValue": "jd)(x"}}}}}}),
+                "ElicitSlot",
+            ),
+        ];
+        for (value, action) in cases {
+            let (r, _) = rig
+                .handler
+                .handle_with_audit(LexEvent::from_value(value.clone()))
+                .await;
+            assert_eq!(r.session_state.dialog_action.kind, action, "{value}");
+            if action == "Close" {
+                assert_eq!(r.session_state.intent.state, "Failed", "{value}");
+                assert_eq!(r.messages[0].content, MSG_HELP_DESK, "{value}");
+                assert_eq!(r.session_state.intent.name, "ResetPW", "{value}");
+            }
+        }
+        assert_eq!(rig.directory.lookups.load(Ordering::SeqCst), 0);
     }
 }

@@ -1,21 +1,23 @@
-//! The directory over LDAPS (ldap3 + rustls), the server certificate verified against the
-//! configured CA. There is deliberately no way to turn verification off.
+//! The directory over LDAPS, or LDAP upgraded with StartTLS (ldap3 + rustls), the server
+//! certificate verified against the configured CA with the hostname checked. There is
+//! deliberately no way to turn verification off.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ldap3::{
     ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope, SearchEntry,
-    SearchOptions,
+    SearchOptions, StdStream,
 };
 use rustls::ClientConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::Config;
+use crate::config::{ldap_endpoint, Config};
 use crate::password;
 use crate::ports::{Directory, DirectoryError, DirectoryUser, ResetOptions};
 
@@ -62,9 +64,54 @@ pub fn user_filter(attribute: &str, user_id: &str) -> String {
     )
 }
 
-/// Active Directory over LDAPS.
+/// Connections unused for longer than this are replaced before use instead of risking a
+/// silent drop: Lambda's VPC network interfaces forget idle TCP flows after 350 s, and AD
+/// closes idle LDAP connections after 900 s (MaxConnIdleTime).
+pub const MAX_IDLE: Duration = Duration::from_secs(240);
+
+/// One domain controller of `RESETPW_LDAP_URLS`.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    url: String,
+    host: String,
+    port: u16,
+}
+
+/// The service account's bound connection, kept across warm invocations.
+struct Session {
+    ldap: Ldap,
+    /// A second handle on the same socket (dup), to check its options.
+    socket: std::net::TcpStream,
+    driver: tokio::task::JoinHandle<()>,
+    /// Index in `endpoints` of the domain controller it is connected to.
+    endpoint: usize,
+    last_used: Instant,
+}
+
+impl Session {
+    /// Whether the connection can still be used: its driver runs (no server close seen) and
+    /// it has not been idle long enough to have been dropped on the way.
+    fn usable(&mut self) -> bool {
+        !self.driver.is_finished() && !self.ldap.is_closed() && self.last_used.elapsed() < MAX_IDLE
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// Active Directory over LDAPS (or LDAP upgraded with StartTLS), through one bound
+/// connection per warm environment.
+///
+/// The connection is opened at the first use, kept across invocations, checked before each
+/// use and opened again (the next domain controller first) after a server close, an idle
+/// period, a timeout or any other transport failure. The lookup and the reset share it. A
+/// lock makes sure two invocations never use it at the same time.
 pub struct LdapDirectory {
-    urls: Vec<String>,
+    endpoints: Vec<Endpoint>,
+    starttls: bool,
     bind_dn: String,
     bind_password: SecretString,
     base_dn: String,
@@ -73,12 +120,29 @@ pub struct LdapDirectory {
     phone_attribute: String,
     tls: Arc<ClientConfig>,
     timeout: Duration,
+    session: tokio::sync::Mutex<Option<Session>>,
+    /// Where the next connection attempt starts in `endpoints`.
+    next_endpoint: AtomicUsize,
+    connections: AtomicU64,
 }
 
 impl LdapDirectory {
     pub fn new(config: &Config, bind_password: SecretString, tls: Arc<ClientConfig>) -> Self {
+        let endpoints = config
+            .ldap_urls
+            .iter()
+            .filter_map(|url| {
+                let (host, port) = ldap_endpoint(url, config.starttls).ok()?;
+                Some(Endpoint {
+                    url: url.clone(),
+                    host,
+                    port,
+                })
+            })
+            .collect();
         LdapDirectory {
-            urls: config.ldap_urls.clone(),
+            endpoints,
+            starttls: config.starttls,
             bind_dn: config.bind_dn.clone(),
             bind_password,
             base_dn: config.base_dn.clone(),
@@ -91,34 +155,88 @@ impl LdapDirectory {
             phone_attribute: config.phone_attribute.clone(),
             tls,
             timeout: Duration::from_secs(config.ldap_timeout_seconds),
+            session: tokio::sync::Mutex::new(None),
+            next_endpoint: AtomicUsize::new(0),
+            connections: AtomicU64::new(0),
         }
     }
 
-    /// Connects to the first domain controller that answers and binds as the service account.
-    async fn connect(&self) -> Result<Ldap, DirectoryError> {
+    /// Opens the connection ahead of the first invocation (spawned at cold start, so it
+    /// overlaps the runtime's first poll). A failure is only logged: the first invocation
+    /// tries again.
+    pub async fn warm_up(&self) {
+        let mut guard = self.session.lock().await;
+        if guard.is_none() {
+            match self.connect().await {
+                Ok(session) => *guard = Some(session),
+                Err(e) => {
+                    tracing::warn!(error = %e, reason = e.reason_code(), "directory connection at cold start failed; the first invocation tries again")
+                }
+            }
+        }
+    }
+
+    /// How many connections this directory has opened and bound so far.
+    pub fn connections_opened(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// TCP_NODELAY of the kept connection's socket (`None` when there is no connection).
+    pub async fn connection_nodelay(&self) -> Option<bool> {
+        let guard = self.session.lock().await;
+        guard.as_ref().and_then(|s| s.socket.nodelay().ok())
+    }
+
+    /// Opens a TCP connection with Nagle's algorithm off: the bind and each request are small
+    /// writes that would otherwise wait for the server's delayed ACK.
+    async fn open_tcp(&self, endpoint: &Endpoint) -> std::io::Result<std::net::TcpStream> {
+        let stream = tokio::time::timeout(
+            self.timeout,
+            tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port)),
+        )
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+        stream.set_nodelay(true)?;
+        stream.into_std()
+    }
+
+    /// Connects to the first domain controller that answers, starting after the one that
+    /// failed last, and binds as the service account.
+    async fn connect(&self) -> Result<Session, DirectoryError> {
         let mut failures = Vec::new();
         let mut tls_failure = None;
-        for url in &self.urls {
-            let settings = LdapConnSettings::new()
-                .set_config(self.tls.clone())
-                .set_conn_timeout(self.timeout);
-            match LdapConnAsync::with_settings(settings, url).await {
-                Ok((conn, mut ldap)) => {
-                    ldap3::drive!(conn);
-                    ldap.with_timeout(self.timeout);
-                    let result = ldap
+        let n = self.endpoints.len();
+        let first = self.next_endpoint.load(Ordering::SeqCst) % n.max(1);
+        for i in (0..n).map(|k| (first + k) % n) {
+            let endpoint = &self.endpoints[i];
+            match self.connect_to(endpoint).await {
+                Ok((ldap, socket, driver)) => {
+                    let mut session = Session {
+                        ldap,
+                        socket,
+                        driver,
+                        endpoint: i,
+                        last_used: Instant::now(),
+                    };
+                    self.next_endpoint.store(i, Ordering::SeqCst);
+                    let result = session
+                        .ldap
+                        .with_timeout(self.timeout)
                         .simple_bind(&self.bind_dn, self.bind_password.expose_secret())
                         .await
                         .map_err(|e| self.transport_error(e))?;
                     if result.rc != 0 {
                         return Err(DirectoryError::BindRejected(result.rc));
                     }
-                    return Ok(ldap);
+                    self.connections.fetch_add(1, Ordering::SeqCst);
+                    return Ok(session);
                 }
                 Err(e) => {
-                    let detail = format!("{url}: {}", describe(&e));
-                    tracing::warn!(url = %url, error = %describe(&e), "domain controller not usable, trying the next");
-                    if is_tls_error(&e) {
+                    let detail = format!("{}: {}", endpoint.url, describe(&e));
+                    tracing::warn!(url = %endpoint.url, error = %describe(&e), "domain controller not usable, trying the next");
+                    if is_tls_error(&e)
+                        || (self.starttls && matches!(e, LdapError::LdapResult { .. }))
+                    {
                         tls_failure = Some(detail.clone());
                     }
                     failures.push(detail);
@@ -128,6 +246,83 @@ impl LdapDirectory {
         match tls_failure {
             Some(detail) => Err(DirectoryError::Tls(detail)),
             None => Err(DirectoryError::Unavailable(failures.join("; "))),
+        }
+    }
+
+    /// TCP (no delay), then TLS (LDAPS, or StartTLS first), verified against the configured CA.
+    async fn connect_to(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<(Ldap, std::net::TcpStream, tokio::task::JoinHandle<()>), LdapError> {
+        let stream = self.open_tcp(endpoint).await?;
+        let socket = stream.try_clone()?;
+        let settings = LdapConnSettings::new()
+            .set_config(self.tls.clone())
+            .set_starttls(self.starttls)
+            .set_conn_timeout(self.timeout)
+            .set_std_stream(StdStream::Tcp(stream));
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, &endpoint.url).await?;
+        let driver = tokio::spawn(async move {
+            if let Err(e) = conn.drive().await {
+                tracing::debug!(error = %describe(&e), "directory connection ended");
+            }
+        });
+        Ok((ldap, socket, driver))
+    }
+
+    /// The kept connection when it is still usable, else a new one. The flag says whether it
+    /// was kept (an operation failing on a kept connection is worth one retry on a new one).
+    async fn ready<'a>(
+        &self,
+        slot: &'a mut Option<Session>,
+    ) -> Result<(&'a mut Session, bool), DirectoryError> {
+        let kept = match slot.as_mut() {
+            Some(s) => {
+                let usable = s.usable();
+                if !usable && (s.driver.is_finished() || s.ldap.is_closed()) {
+                    // The server went away: start with the next DC. After a quiet spell
+                    // the same DC is tried first.
+                    self.next_endpoint.store(s.endpoint + 1, Ordering::SeqCst);
+                }
+                usable
+            }
+            None => false,
+        };
+        if !kept {
+            *slot = None;
+            *slot = Some(self.connect().await?);
+        }
+        Ok((slot.as_mut().expect("just set"), kept))
+    }
+
+    /// Runs one operation on the bound connection; after a transport failure on a kept
+    /// connection, runs it once more on a new one (the next domain controller first).
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, DirectoryError>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LdapError>>,
+    {
+        let mut slot = self.session.lock().await;
+        loop {
+            let (session, kept) = self.ready(&mut slot).await?;
+            let mut ldap = session.ldap.clone();
+            ldap.with_timeout(self.timeout);
+            match op(ldap).await {
+                Ok(value) => {
+                    session.last_used = Instant::now();
+                    return Ok(value);
+                }
+                Err(e) => {
+                    let failed = session.endpoint;
+                    *slot = None;
+                    self.next_endpoint.store(failed + 1, Ordering::SeqCst);
+                    if kept {
+                        tracing::warn!(url = %self.endpoints[failed].url, error = %describe(&e), "kept directory connection failed; reconnecting");
+                        continue;
+                    }
+                    return Err(self.transport_error(e));
+                }
+            }
         }
     }
 
@@ -165,17 +360,20 @@ fn first(entry: &SearchEntry, name: &str) -> Option<String> {
 #[async_trait]
 impl Directory for LdapDirectory {
     async fn find_user(&self, user_id: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
-        let mut ldap = self.connect().await?;
         let filter = user_filter(&self.user_id_attribute, user_id);
         let attrs = self.requested_attributes();
-        // Two entries are enough to know the match is not unique.
-        let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(2))
-            .search(&self.base_dn, Scope::Subtree, &filter, attrs)
-            .await
-            .map_err(|e| self.transport_error(e));
-        let _ = ldap.unbind().await;
-        let ldap3::SearchResult(entries, res) = result?;
+        let base = self.base_dn.as_str();
+        let ldap3::SearchResult(entries, res) = self
+            .run(|mut ldap| {
+                let (filter, attrs) = (filter.clone(), attrs.clone());
+                async move {
+                    // Two entries are enough to know the match is not unique.
+                    ldap.with_search_options(SearchOptions::new().sizelimit(2))
+                        .search(base, Scope::Subtree, &filter, attrs)
+                        .await
+                }
+            })
+            .await?;
         match res.rc {
             0 => {}
             4 => return Ok(None), // sizeLimitExceeded: more than one match
@@ -210,7 +408,6 @@ impl Directory for LdapDirectory {
         password: &SecretString,
         options: ResetOptions,
     ) -> Result<(), DirectoryError> {
-        let mut ldap = self.connect().await?;
         let mut mods: Vec<Mod<Vec<u8>>> = vec![Mod::Replace(
             b"unicodePwd".to_vec(),
             HashSet::from([password::unicode_pwd(password)]),
@@ -227,12 +424,14 @@ impl Directory for LdapDirectory {
                 HashSet::from([b"0".to_vec()]),
             ));
         }
-        let result = ldap
-            .modify(&user.dn, mods)
-            .await
-            .map_err(|e| self.transport_error(e));
-        let _ = ldap.unbind().await;
-        let res = result?;
+        let dn = user.dn.as_str();
+        // Replacing with the same value is idempotent, so a retry after a lost answer is safe.
+        let res = self
+            .run(|mut ldap| {
+                let mods = mods.clone();
+                async move { ldap.modify(dn, mods).await }
+            })
+            .await?;
         match res.rc {
             0 => Ok(()),
             rc => Err(modify_error(rc, &res.text)),

@@ -11,13 +11,20 @@ use serde_json::Value;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct LexEvent {
+    #[serde(deserialize_with = "lenient")]
     pub message_version: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub invocation_source: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub input_mode: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub session_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub input_transcript: Option<String>,
     pub bot: Option<Value>,
+    #[serde(deserialize_with = "lenient")]
     pub session_state: SessionState,
+    #[serde(deserialize_with = "string_map")]
     pub request_attributes: Option<BTreeMap<String, String>>,
 }
 
@@ -26,26 +33,68 @@ pub struct LexEvent {
 pub struct SessionState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dialog_action: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub intent: Option<Intent>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_map"
+    )]
     pub session_attributes: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_contexts: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub originating_request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Intent {
+    #[serde(deserialize_with = "lenient")]
     pub name: String,
     /// Slot name → slot (null when unfilled). Kept as JSON so unknown shapes survive a round trip.
+    #[serde(deserialize_with = "lenient")]
     pub slots: BTreeMap<String, Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub confirmation_state: Option<String>,
+}
+
+/// A field of an unexpected JSON type reads as absent (its default) instead of failing the
+/// whole event: the handler then answers as for a missing value.
+fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
+}
+
+/// A string-to-string map (session or request attributes); entries whose value is not a
+/// string are left out, the others kept as they came.
+fn string_map<'de, D>(deserializer: D) -> Result<Option<BTreeMap<String, String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Object(map) => Some(
+            map.into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k, s)),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    })
+}
+
+impl LexEvent {
+    /// Reads an event of any JSON shape: never fails (a non-object is an empty event).
+    pub fn from_value(value: Value) -> LexEvent {
+        serde_json::from_value(value).unwrap_or_default()
+    }
 }
 
 impl Intent {
@@ -145,6 +194,9 @@ fn session_attributes(event: &LexEvent) -> Option<BTreeMap<String, String>> {
     event.session_state.session_attributes.clone()
 }
 
+/// Session attribute a Close sets for the contact flow: `fulfilled` or `failed`.
+pub const RESET_OUTCOME_ATTRIBUTE: &str = "ResetOutcome";
+
 /// Close the intent as Fulfilled or Failed with a message read to the caller.
 pub fn close(event: &LexEvent, intent_name: &str, outcome: Outcome, text: &str) -> LexResponse {
     let slots = event
@@ -167,7 +219,15 @@ pub fn close(event: &LexEvent, intent_name: &str, outcome: Outcome, text: &str) 
                     Outcome::Failed => "Failed".into(),
                 },
             },
-            session_attributes: session_attributes(event),
+            session_attributes: Some({
+                let mut attributes = session_attributes(event).unwrap_or_default();
+                let value = match outcome {
+                    Outcome::Fulfilled => "fulfilled",
+                    Outcome::Failed => "failed",
+                };
+                attributes.insert(RESET_OUTCOME_ATTRIBUTE.into(), value.into());
+                attributes
+            }),
         },
         messages: plain(text),
     }
@@ -321,5 +381,74 @@ mod tests {
             json!({"type": "Delegate"})
         );
         assert!(v.get("messages").is_none());
+    }
+
+    #[test]
+    fn wrong_typed_fields_read_as_absent() {
+        let e = LexEvent::from_value(json!({
+            "invocationSource": 7,
+            "sessionId": ["x"],
+            "inputTranscript": {"a": 1},
+            "sessionState": {
+                "sessionAttributes": {"ContactId": "c-1", "CallerNumber": 15550100001u64},
+                "intent": {"name": "ResetPW", "slots": [1, 2, 3], "state": 5}
+            }
+        }));
+        assert_eq!(e.source(), None);
+        assert_eq!(e.session_id, None);
+        let intent = e.session_state.intent.as_ref().unwrap();
+        assert_eq!(intent.name, "ResetPW");
+        assert!(intent.slots.is_empty());
+        assert_eq!(e.session_attribute("ContactId"), Some("c-1"));
+        assert_eq!(e.session_attribute("CallerNumber"), None);
+
+        let e = LexEvent::from_value(json!({"sessionState": {"intent": {"name": 12, "slots": {
+            "UserID": {"value": {"interpretedValue": 42}}, "DOB": "1985-03-14"
+        }}}}));
+        let intent = e.session_state.intent.as_ref().unwrap();
+        assert_eq!(intent.name, "");
+        assert_eq!(intent.slot_value("UserID"), None);
+        assert_eq!(intent.slot_value("DOB"), None);
+
+        for v in [
+            json!(null),
+            json!([1]),
+            json!("x"),
+            json!(3),
+            json!({"sessionState": []}),
+        ] {
+            let e = LexEvent::from_value(v);
+            assert!(e.session_state.intent.is_none());
+        }
+    }
+
+    #[test]
+    fn close_tells_the_flow_the_outcome_and_keeps_other_attributes() {
+        let f = close(&event(), "ResetPW", Outcome::Fulfilled, "Done.");
+        let attrs = f.session_state.session_attributes.unwrap();
+        assert_eq!(attrs[RESET_OUTCOME_ATTRIBUTE], "fulfilled");
+        assert_eq!(attrs["CallerNumber"], "+15550100001");
+        assert_eq!(attrs.len(), 2);
+        let f = close(&event(), "ResetPW", Outcome::Failed, "Sorry.");
+        assert_eq!(
+            f.session_state.session_attributes.unwrap()[RESET_OUTCOME_ATTRIBUTE],
+            "failed"
+        );
+        // No session attributes in the event: only the outcome.
+        let f = close(&LexEvent::default(), "ResetPW", Outcome::Failed, "Sorry.");
+        assert_eq!(
+            f.session_state.session_attributes,
+            Some(BTreeMap::from([(
+                RESET_OUTCOME_ATTRIBUTE.to_string(),
+                "failed".to_string()
+            )]))
+        );
+        // Elicit and delegate leave the attributes as they came.
+        let e = elicit_slot(&event(), "ResetPW", "UserID", "Again?");
+        assert!(!e
+            .session_state
+            .session_attributes
+            .unwrap()
+            .contains_key(RESET_OUTCOME_ATTRIBUTE));
     }
 }

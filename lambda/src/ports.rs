@@ -33,7 +33,7 @@ pub struct ResetOptions {
 pub enum DirectoryError {
     #[error("no domain controller could be reached ({0}): check RESETPW_LDAP_URLS, the network path and security groups")]
     Unavailable(String),
-    #[error("the domain controller's TLS certificate was not accepted ({0}): check RESETPW_CA_PEM holds the CA that issued it and the URL's host name is in the certificate")]
+    #[error("the domain controller's TLS certificate was not accepted ({0}): check RESETPW_CA_PEM holds the CA that issued it and the URL's host name is in the certificate (with RESETPW_LDAP_STARTTLS, also that the DC offers StartTLS)")]
     Tls(String),
     #[error("the service account bind was rejected (LDAP {0}): check RESETPW_BIND_DN and the password behind RESETPW_BIND_PASSWORD_CIPHERTEXT")]
     BindRejected(u32),
@@ -43,7 +43,7 @@ pub enum DirectoryError {
     PolicyRejected,
     #[error("the service account lacks the Reset Password right on this user (00000005 / LDAP 50): delegate 'Reset user passwords and force password change at next logon' on the users' OU")]
     AccessDenied,
-    #[error("the directory refused the password write as insecure or badly encoded (0000001F): use an ldaps:// URL")]
+    #[error("the directory refused the password write as insecure or badly encoded (0000001F): use an ldaps:// URL, or StartTLS (RESETPW_LDAP_STARTTLS=true)")]
     InsecureChannel,
     #[error("the password write failed (LDAP {rc}: {text})")]
     Modify { rc: u32, text: String },

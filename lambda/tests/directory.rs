@@ -12,6 +12,7 @@ use resetpw_lambda::ldap::LdapDirectory;
 use resetpw_lambda::lex::{LexEvent, LexResponse};
 use resetpw_lambda::ports::Directory;
 use secrecy::SecretString;
+use support::runtime;
 use support::*;
 
 async fn run(handler: &Handler, event: LexEvent) -> (LexResponse, Audit) {
@@ -35,7 +36,8 @@ async fn correct_answers_reset_the_password_and_force_a_change() {
     let mut setup = Setup::new("reset");
     setup.urls = format!("ldaps://127.0.0.1:1,{}", setup.urls);
     let setup = setup.with("RESETPW_CALLER_ID_CHECK", "on");
-    let (handler, _) = setup.handler().await;
+    let (cold, _) = setup.cold().await;
+    let handler = &cold.handler;
 
     let event = fulfillment(
         RESET.sam,
@@ -44,10 +46,22 @@ async fn correct_answers_reset_the_password_and_force_a_change() {
         Some("+1 555 010 0001"),
         "contact-reset",
     );
-    let (r, audit) = run(&handler, event).await;
+    let (r, audit) = run(handler, event).await;
     assert_eq!(closed(&r).0, "Close");
     assert_eq!(closed(&r).1, "Fulfilled", "audit: {:?}", audit);
     assert!(closed(&r).2.starts_with(MSG_DONE));
+    assert_eq!(
+        r.session_state.session_attributes.as_ref().unwrap()["ResetOutcome"],
+        "fulfilled"
+    );
+    assert_eq!(
+        r.session_state.session_attributes.as_ref().unwrap()["CallerNumber"],
+        "+1 555 010 0001",
+        "the caller's other session attributes come back as they came"
+    );
+    // One bound connection served the lookup and the reset, with Nagle's algorithm off.
+    assert_eq!(cold.directory.connections_opened(), 1);
+    assert_eq!(cold.directory.connection_nodelay().await, Some(true));
 
     let sms = sms_published(&setup.app).await;
     assert_eq!(sms.len(), 1, "{sms:?}");
@@ -246,6 +260,10 @@ async fn service_account_without_the_right_changes_nothing() {
     let (handler, _) = setup.handler().await;
     let (r, a) = run(&handler, correct(&NORIGHT, "c-noright")).await;
     assert_eq!(closed(&r), ("Close", "Failed", MSG_HELP_DESK));
+    assert_eq!(
+        r.session_state.session_attributes.as_ref().unwrap()["ResetOutcome"],
+        "failed"
+    );
     assert_eq!(a.reason, "directory_access_denied");
     try_bind(&user_dn(NORIGHT.sam), &known)
         .await
@@ -399,4 +417,90 @@ async fn cold_start_fails_with_a_log_line_naming_the_setting() {
         "{stdout}"
     );
     assert!(!stdout.contains(&env("LOCAL_DIRECTORY_BIND_PASSWORD")));
+}
+
+#[tokio::test]
+async fn wrong_typed_events_get_lex_answers_and_no_value_is_logged() {
+    let setup = Setup::new("malformed");
+    let vars = setup.bootstrap_environment().await;
+    let api = runtime::RuntimeApi::start().await;
+    let mut child = runtime::spawn_bootstrap(
+        std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap")),
+        &api,
+        &vars,
+    );
+    // Values that must never reach a log line, in places Lex puts strings.
+    let phone = "+15550177777";
+    let transcript = "my dog is called Rex 4242";
+    let user = "rp.reset";
+    let slot_of = |v: serde_json::Value| serde_json::json!({"shape": "Scalar", "value": {"originalValue": v, "interpretedValue": v}});
+    let events = [
+        // (event, expected dialog action, expected message or slot)
+        (serde_json::json!([phone, transcript]), "Close"),
+        (serde_json::json!(phone), "Close"),
+        (serde_json::json!(null), "Close"),
+        (
+            serde_json::json!({"invocationSource": 7, "inputTranscript": transcript,
+            "sessionState": {"sessionAttributes": {"CallerNumber": phone},
+                "intent": {"name": "ResetPW", "slots": {"UserID": slot_of(user.into())}}}}),
+            "Close",
+        ),
+        (
+            serde_json::json!({"invocationSource": "FulfillmentCodeHook", "inputTranscript": [transcript],
+            "sessionId": phone,
+            "sessionState": {"sessionAttributes": {"CallerNumber": 15550177777u64, "ContactId": phone},
+                "intent": {"name": "ResetPW", "slots": [user, phone]}}}),
+            "ElicitSlot",
+        ),
+        (
+            serde_json::json!({"invocationSource": "FulfillmentCodeHook", "inputTranscript": transcript,
+            "sessionState": {"sessionAttributes": {"CallerNumber": phone},
+                "intent": {"name": "ResetPW", "slots": {
+                    "UserID": slot_of(15550177777u64.into()), "DOB": slot_of(true.into()),
+                    "MonthStarted": slot_of(serde_json::json!({"m": phone}))}}}}),
+            "ElicitSlot",
+        ),
+        (
+            serde_json::json!({"invocationSource": "DialogCodeHook", "inputTranscript": transcript,
+            "sessionState": {"intent": {"name": {"n": phone}, "slots": {"UserID": slot_of(user.into())}}}}),
+            "Close",
+        ),
+        (
+            serde_json::json!({"invocationSource": "FulfillmentCodeHook",
+            "sessionState": {"sessionAttributes": [phone], "intent": {"name": "ResetPW", "state": 3,
+                "slots": {"UserID": slot_of(user.into()), "DOB": [phone], "MonthStarted": 12}}}}),
+            "ElicitSlot",
+        ),
+    ];
+    for (i, (event, action)) in events.iter().enumerate() {
+        api.push(event.to_string());
+        let answer = api.answer(i, Duration::from_secs(30)).await;
+        assert!(!answer.error, "event {i}: runtime error {}", answer.body);
+        let v: serde_json::Value = serde_json::from_str(&answer.body).expect("a JSON answer");
+        let state = &v["sessionState"];
+        assert_eq!(state["dialogAction"]["type"], *action, "event {i}: {v}");
+        match *action {
+            "Close" => {
+                assert_eq!(state["intent"]["state"], "Failed", "event {i}: {v}");
+                assert_eq!(v["messages"][0]["content"], MSG_HELP_DESK, "event {i}: {v}");
+                assert_eq!(state["sessionAttributes"]["ResetOutcome"], "failed");
+            }
+            _ => {
+                assert_eq!(state["intent"]["state"], "InProgress", "event {i}: {v}");
+                assert!(state["dialogAction"]["slotToElicit"].is_string());
+            }
+        }
+    }
+    let _ = child.kill().await;
+    let out = child.wait_with_output().await.unwrap();
+    let logs =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        logs.matches("\"audit\":\"resetpw\"").count(),
+        events.len(),
+        "one audit line per event: {logs}"
+    );
+    for value in [phone, &phone[2..], transcript, "4242", user, "15550177777"] {
+        assert!(!logs.contains(value), "{value:?} reached the logs: {logs}");
+    }
 }
