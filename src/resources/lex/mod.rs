@@ -87,7 +87,7 @@ pub async fn find_bot(cx: &Cx) -> Result<Option<FoundBot>, ResourceError> {
         .operator(BotFilterOperator::Equals)
         .values(&name)
         .build()
-        .map_err(|e| crate::resources::other(e))?;
+        .map_err(crate::resources::other)?;
     let mut pages = cx.lex.list_bots().filters(filter).into_paginator().send();
     let mut found = None;
     while let Some(page) = pages.next().await {
