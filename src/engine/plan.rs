@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Resources observed at once while planning.
-const OBSERVE_CONCURRENCY: usize = 8;
+/// Resources observed at once while planning: reads only, so generous (the SDK's adaptive retry
+/// handles throttling); never tied to `--parallelism`.
+const OBSERVE_CONCURRENCY: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -242,10 +243,14 @@ async fn observe_all(
 
 /// The plan for `up` (and `diff`): what must change for the cloud to match the stack.
 pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceError> {
-    for r in resources {
-        r.preflight(cx).await?;
+    // Checks and lookups only read, so they all run at once; a failed check is reported first
+    // (the first in resource order, so the message is the same on every run).
+    let checks = futures::future::join_all(resources.iter().map(|r| r.preflight(cx)));
+    let (checks, observed) = tokio::join!(checks, observe_all(cx, resources));
+    if let Some(e) = checks.into_iter().find_map(Result::err) {
+        return Err(e);
     }
-    let mut observed = observe_all(cx, resources).await?;
+    let mut observed = observed?;
     let mut inputs = Outputs::new();
     let mut steps = Vec::new();
     for r in resources {
