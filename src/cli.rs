@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +36,34 @@ pub enum Command {
     Schema,
     /// Build the fulfillment Lambda's deterministic deployment zip.
     Package(PackageArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `resetpw man > resetpw.1`.
+    Man,
+}
+
+/// Resources changed at once by `up` and `down` when `--parallelism` is not given. Measured
+/// with `cargo run --example parallelism` (see the README): the demo stack's cold `up` stops
+/// getting faster well below this, and Terraform users expect 10.
+pub const DEFAULT_PARALLELISM: usize = 10;
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// How many resources may be created, changed or deleted at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLELISM,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub parallelism: usize,
+    /// Output format: `json` prints one JSON object per line on stdout (the plan, each
+    /// resource event, then a summary); human progress stays on stderr.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(Args, Debug)]
@@ -63,6 +92,12 @@ pub struct UpArgs {
     pub file: FileArg,
     #[command(flatten)]
     pub secret: SecretArg,
+    /// Apply without asking (on a terminal `up` shows the plan and asks first; without a
+    /// terminal on standard input it never asks).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
     /// Longest wait for any resource to become ready, e.g. 30m.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30m")]
     pub timeout: Duration,
@@ -89,6 +124,8 @@ pub struct DownArgs {
     /// Delete without asking (required when standard input is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
     /// Longest wait for any resource to go away, e.g. 45m.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "45m")]
     pub timeout: Duration,

@@ -4,10 +4,12 @@
 use crate::aws::{self, Cx};
 use crate::cli::{Cli, Command, DiffArgs, DownArgs, Output, PackageArgs, ProgressMode, UpArgs};
 use crate::engine::{self, Action, Outputs, Plan, ResourceError};
-use crate::progress::{Bars, Plain, Progress};
+use crate::progress::{Bars, Described, JsonLines, Plain, Progress};
 use crate::stack::{self, Loaded};
 use crate::{resources, secret};
 use anyhow::{bail, Context};
+use clap::CommandFactory;
+use serde_json::json;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -28,12 +30,115 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Package(args) => package(args),
+        Command::Completions(args) => {
+            print!("{}", completions(args.shell));
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            std::io::stdout()
+                .write_all(&man_page()?)
+                .context("cannot write the man page to standard output")?;
+            Ok(EXIT_OK)
+        }
         Command::Up(_) | Command::Diff(_) | Command::Down(_) => {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            runtime.block_on(run_async(&cli))
+            let result = runtime.block_on(run_async(&cli));
+            if let Err(e) = &result {
+                json_failure_summary(&cli, e);
+            }
+            result
         }
     }
+}
+
+/// Shell completions for `resetpw`, generated from the same definitions clap parses with.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "resetpw", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The roff manual page: the top-level page with a section for each subcommand.
+pub fn man_page() -> anyhow::Result<Vec<u8>> {
+    let cmd = Cli::command();
+    let mut out = Vec::new();
+    let render = |out: &mut Vec<u8>| -> std::io::Result<()> {
+        let man = clap_mangen::Man::new(cmd.clone());
+        man.render_title(out)?;
+        man.render_name_section(out)?;
+        man.render_synopsis_section(out)?;
+        man.render_description_section(out)?;
+        man.render_options_section(out)?;
+        for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+            let name = sub.get_name();
+            let body = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let mut usage = sub.clone().bin_name(format!("resetpw {name}"));
+            let synopsis = usage.render_usage().to_string();
+            let mut roff = clap_mangen::roff::Roff::new();
+            roff.control("SH", [format!("RESETPW {}", name.to_uppercase()).as_str()])
+                .text([clap_mangen::roff::roman(body)])
+                .control("PP", [])
+                .text([clap_mangen::roff::bold(synopsis)]);
+            for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                let takes_value = arg.get_action().takes_values();
+                let value = match arg.get_value_names() {
+                    Some(names) if takes_value => format!(" <{}>", names.join(" ")),
+                    _ if takes_value => format!(" <{}>", arg.get_id().as_str().to_uppercase()),
+                    _ => String::new(),
+                };
+                let flag = match (arg.get_short(), arg.get_long()) {
+                    (Some(s), Some(l)) => format!("-{s}, --{l}{value}"),
+                    (None, Some(l)) => format!("--{l}{value}"),
+                    (Some(s), None) => format!("-{s}{value}"),
+                    (None, None) => format!("<{}>", arg.get_id().as_str().to_uppercase()),
+                };
+                let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                let defaults: Vec<String> = arg
+                    .get_default_values()
+                    .iter()
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .collect();
+                if !defaults.is_empty() && takes_value {
+                    help.push_str(&format!(" [default: {}]", defaults.join(", ")));
+                }
+                let choices: Vec<String> = arg
+                    .get_possible_values()
+                    .iter()
+                    .filter(|v| !v.is_hide_set())
+                    .map(|v| v.get_name().to_string())
+                    .collect();
+                if !choices.is_empty() && takes_value {
+                    help.push_str(&format!(" [possible values: {}]", choices.join(", ")));
+                }
+                roff.control("TP", [])
+                    .text([clap_mangen::roff::bold(flag)])
+                    .text([clap_mangen::roff::roman(help)]);
+            }
+            roff.to_writer(out)?;
+        }
+        man.render_version_section(out)?;
+        Ok(())
+    };
+    render(&mut out).context("cannot render the man page")?;
+    Ok(out)
+}
+
+/// With `--output json`, a failed `up`/`down` still ends its stream with a summary object, so a
+/// CI reading stdout always sees how the run ended.
+fn json_failure_summary(cli: &Cli, error: &anyhow::Error) {
+    let command = match &cli.command {
+        Command::Up(a) if a.apply.output == Output::Json => "up",
+        Command::Down(a) if a.apply.output == Output::Json => "down",
+        _ => return,
+    };
+    JsonLines::emit(&json!({
+        "type": "summary",
+        "time": JsonLines::now(),
+        "command": command,
+        "ok": false,
+        "error": format!("{error:#}"),
+    }));
 }
 
 async fn run_async(cli: &Cli) -> anyhow::Result<u8> {
@@ -109,11 +214,92 @@ fn progress_for(mode: ProgressMode) -> Arc<dyn Progress> {
     }
 }
 
+/// Where a run's plan and results go: human text on stdout, or (`--output json`) JSON lines on
+/// stdout with the plan for people on stderr.
+struct Report {
+    json: Option<Arc<JsonLines>>,
+    progress: Arc<dyn Progress>,
+}
+
+impl Report {
+    fn new(cli: &Cli, output: Output) -> Self {
+        let human = progress_for(cli.progress);
+        match output {
+            Output::Text => Report {
+                json: None,
+                progress: human,
+            },
+            Output::Json => {
+                let json = Arc::new(JsonLines::new(human));
+                Report {
+                    progress: json.clone(),
+                    json: Some(json),
+                }
+            }
+        }
+    }
+
+    /// Shows the plan: as text on stdout, or as a `plan` object with the text on stderr.
+    fn plan(&self, plan: &Plan, text: &str) {
+        match &self.json {
+            None => print!("{text}"),
+            Some(json) => {
+                eprint!("{text}");
+                for step in &plan.steps {
+                    json.describe(
+                        step.id,
+                        Described {
+                            kind: step.kind.to_string(),
+                            name: step.name.clone(),
+                            action: step.action.word().to_string(),
+                        },
+                    );
+                }
+                let mut value = plan.to_json();
+                value["type"] = json!("plan");
+                value["time"] = json!(JsonLines::now());
+                JsonLines::emit(&value);
+            }
+        }
+    }
+
+    /// A text line for people: stdout, or stderr when stdout carries JSON.
+    fn say(&self, text: &str) {
+        if self.json.is_some() {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+
+    /// The closing object of a successful JSON run.
+    fn summary(&self, command: &str, plan: &Plan, outputs: &Outputs) {
+        if self.json.is_none() {
+            return;
+        }
+        let printable: serde_json::Map<String, serde_json::Value> = engine::printable(outputs)
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        JsonLines::emit(&json!({
+            "type": "summary",
+            "time": JsonLines::now(),
+            "command": command,
+            "ok": true,
+            "stack": plan.stack,
+            "region": plan.region,
+            "counts": plan.counts(),
+            "outputs": printable,
+            "error": null,
+        }));
+    }
+}
+
 async fn context(
     cli: &Cli,
     loaded: &Loaded,
     secret_stdin: bool,
     timeout: Duration,
+    progress: Arc<dyn Progress>,
 ) -> anyhow::Result<Cx> {
     let s = &loaded.stack;
     let secret_env = s.secret.as_ref().map(|x| x.env.as_str());
@@ -146,31 +332,55 @@ async fn context(
             .unwrap_or(stack::default_secret_env().as_str())
             .to_string(),
         timeout,
-        progress: progress_for(cli.progress),
+        progress,
     })
 }
 
 async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let loaded = stack::load(&args.file.file)?;
     refuse_unsupported(&loaded)?;
-    let cx = context(cli, &loaded, args.secret.secret_stdin, args.timeout).await?;
+    let report = Report::new(cli, args.apply.output);
+    let cx = context(
+        cli,
+        &loaded,
+        args.secret.secret_stdin,
+        args.timeout,
+        report.progress.clone(),
+    )
+    .await?;
     let resources = resources::for_stack(&loaded);
     let plan = engine::plan_up(&cx, &resources)
         .await
         .map_err(plan_failed(&loaded))?;
-    print!("{}", plan.render());
+    report.plan(&plan, &plan.render());
     if !plan.pending() {
-        print_outputs(&plan.outputs);
+        print_outputs(&report, &plan.outputs);
+        report.summary("up", &plan, &plan.outputs);
         return Ok(EXIT_OK);
     }
     let blockers = engine::blockers(&cx, &resources, &plan);
     if !blockers.is_empty() {
         bail!("{} (nothing was changed)", blockers.join("; "));
     }
-    match engine::apply_up(&cx, &resources, &plan, cx.progress.as_ref()).await {
+    if !args.yes && std::io::stdin().is_terminal() {
+        let question = format!("Apply these changes to stack `{}`? [y/N] ", cx.stack);
+        if !yes_no(&question)? {
+            bail!("not applied: the answer was not `y` (nothing was changed); run `resetpw up` again and answer `y`, or pass --yes");
+        }
+    }
+    match engine::apply_up(
+        &cx,
+        &resources,
+        &plan,
+        cx.progress.as_ref(),
+        args.apply.parallelism,
+    )
+    .await
+    {
         Ok(outputs) => {
-            println!("\nStack `{}` is up to date.", cx.stack);
-            print_outputs(&outputs);
+            report.say(&format!("\nStack `{}` is up to date.", cx.stack));
+            print_outputs(&report, &outputs);
+            report.summary("up", &plan, &outputs);
             Ok(EXIT_OK)
         }
         Err(errors) => Err(apply_failed("up", &errors)),
@@ -185,6 +395,7 @@ async fn diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<u8> {
         &loaded,
         args.secret.secret_stdin,
         Duration::from_secs(60),
+        progress_for(cli.progress),
     )
     .await?;
     let resources = resources::for_stack(&loaded);
@@ -209,34 +420,47 @@ async fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
     if !args.yes && !interactive {
         bail!("refusing to delete without --yes: standard input is not a terminal, so resetpw cannot ask (nothing was deleted)");
     }
-    let cx = context(cli, &loaded, false, args.timeout).await?;
+    let report = Report::new(cli, args.apply.output);
+    let cx = context(cli, &loaded, false, args.timeout, report.progress.clone()).await?;
     let resources = resources::all(&cx.stack);
     let plan = engine::plan_down(&cx, &resources)
         .await
         .map_err(plan_failed(&loaded))?;
+    report.plan(&plan, &render_down(&plan));
     if !plan.pending() {
-        print!("{}", render_down(&plan));
-        println!(
+        report.say(&format!(
             "Nothing to delete: stack `{}` owns no resources in {}.",
             cx.stack, cx.region
-        );
+        ));
+        report.summary("down", &plan, &Outputs::new());
         return Ok(EXIT_OK);
     }
-    print!("{}", render_down(&plan));
     if !args.yes && !confirm(&cx.stack)? {
+        if report.json.is_some() {
+            bail!("not deleted: the stack name was not typed (nothing was deleted)");
+        }
         println!("Aborted: nothing was deleted.");
         return Ok(1);
     }
-    match engine::apply_down(&cx, &resources, &plan, cx.progress.as_ref()).await {
+    match engine::apply_down(
+        &cx,
+        &resources,
+        &plan,
+        cx.progress.as_ref(),
+        args.apply.parallelism,
+    )
+    .await
+    {
         Ok(deleted) => {
-            println!(
+            report.say(&format!(
                 "\nRemoved {} resource(s) of stack `{}`:",
                 deleted.len(),
                 cx.stack
-            );
+            ));
             for d in deleted {
-                println!("  - {d}");
+                report.say(&format!("  - {d}"));
             }
+            report.summary("down", &plan, &Outputs::new());
             Ok(EXIT_OK)
         }
         Err(errors) => Err(apply_failed("down", &errors)),
@@ -267,13 +491,29 @@ fn confirm(stack: &str) -> anyhow::Result<bool> {
     Ok(answer.trim() == stack)
 }
 
-fn print_outputs(outputs: &Outputs) {
+/// Asks a yes/no question on the terminal; only `y` or `yes` is yes (end of input is no).
+fn yes_no(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question}");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer from standard input (nothing was changed)")?;
+    Ok(is_yes(&answer))
+}
+
+fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+fn print_outputs(report: &Report, outputs: &Outputs) {
     if outputs.is_empty() {
         return;
     }
-    println!("\nOutputs:");
+    report.say("\nOutputs:");
     for (k, v) in engine::printable(outputs) {
-        println!("  {k} = {v}");
+        report.say(&format!("  {k} = {v}"));
     }
 }
 
@@ -310,4 +550,52 @@ fn package(args: &PackageArgs) -> anyhow::Result<u8> {
     println!("size: {} bytes", zip.bytes.len());
     println!("CodeSha256: {}", zip.code_sha256);
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_y_or_yes_confirms() {
+        for yes in ["y\n", "Y\n", "yes\n", " YES \r\n"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["", "\n", "n\n", "no\n", "yep\n", "resetpw-demo\n"] {
+            assert!(!is_yes(no), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn completions_and_man_page_name_every_subcommand() {
+        let names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert!(names.len() >= 8, "{names:?}");
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+            clap_complete::Shell::PowerShell,
+        ] {
+            let script = completions(shell);
+            for name in &names {
+                assert!(script.contains(name.as_str()), "{shell}: {name} missing");
+            }
+            assert!(
+                script.contains("parallelism"),
+                "{shell}: --parallelism missing"
+            );
+        }
+        let man = String::from_utf8(man_page().unwrap()).unwrap();
+        assert!(man.starts_with(".ie") || man.contains(".TH"), "not roff");
+        for name in &names {
+            assert!(
+                man.contains(&format!("RESETPW {}", name.to_uppercase())),
+                "man page has no section for {name}"
+            );
+        }
+        assert!(man.contains("parallelism"));
+    }
 }

@@ -1,10 +1,13 @@
 //! Progress: one line per resource with its state and elapsed time. Spinners (indicatif) on a
 //! terminal; plain timestamped lines otherwise or with `--progress plain`. Always on stderr.
+//! With `--output json`, [`JsonLines`] also writes each event as one JSON object on stdout.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 pub trait Progress: Send + Sync {
     /// A resource starts something, or its state changes (e.g. what it waits for).
@@ -13,6 +16,8 @@ pub trait Progress: Send + Sync {
     fn fail(&self, id: &str, message: &str, elapsed: Duration);
     /// A line not tied to one resource.
     fn message(&self, message: &str);
+    /// The resource needed nothing (humans see it in the plan already).
+    fn unchanged(&self, _id: &str) {}
 }
 
 pub fn elapsed_text(d: Duration) -> String {
@@ -106,5 +111,110 @@ impl Progress for Bars {
     }
     fn message(&self, message: &str) {
         let _ = self.multi.println(message);
+    }
+}
+
+/// Which resource an event is about, as the plan describes it.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub kind: String,
+    pub name: String,
+    pub action: String,
+}
+
+/// The machine-readable event stream of `up` and `down --output json`: one JSON object per line
+/// on stdout, each written whole; the human display (`inner`) goes on as before on stderr.
+pub struct JsonLines {
+    inner: Arc<dyn Progress>,
+    described: Mutex<BTreeMap<String, Described>>,
+    started: Mutex<HashMap<String, Instant>>,
+}
+
+impl JsonLines {
+    pub fn new(inner: Arc<dyn Progress>) -> Self {
+        JsonLines {
+            inner,
+            described: Mutex::new(BTreeMap::new()),
+            started: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// What each resource id is (kind, name, planned action), for the events that follow.
+    pub fn describe(&self, id: &str, d: Described) {
+        lock(&self.described).insert(id.to_string(), d);
+    }
+
+    /// Writes one object as one line on stdout.
+    pub fn emit(value: &Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{value}");
+        let _ = out.flush();
+    }
+
+    /// Now, as RFC 3339 with milliseconds (UTC).
+    pub fn now() -> String {
+        humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+    }
+
+    fn resource_event(
+        &self,
+        id: &str,
+        state: &str,
+        message: Option<&str>,
+        elapsed: Option<Duration>,
+        error: Option<&str>,
+    ) {
+        let elapsed = elapsed.unwrap_or_else(|| {
+            lock(&self.started)
+                .get(id)
+                .map_or(Duration::ZERO, Instant::elapsed)
+        });
+        let d = lock(&self.described).get(id).cloned();
+        Self::emit(&json!({
+            "type": "resource",
+            "time": Self::now(),
+            "id": id,
+            "kind": d.as_ref().map(|d| d.kind.as_str()),
+            "name": d.as_ref().map(|d| d.name.as_str()),
+            "action": d.as_ref().map(|d| d.action.as_str()),
+            "state": state,
+            "message": message,
+            "elapsed": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            "error": error,
+        }));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Progress for JsonLines {
+    fn begin(&self, id: &str, message: &str) {
+        let first = {
+            let mut started = lock(&self.started);
+            let first = !started.contains_key(id);
+            started.entry(id.to_string()).or_insert_with(Instant::now);
+            first
+        };
+        let state = if first { "started" } else { "in_progress" };
+        self.resource_event(id, state, Some(message), None, None);
+        self.inner.begin(id, message);
+    }
+    fn end(&self, id: &str, message: &str, elapsed: Duration) {
+        self.resource_event(id, "done", Some(message), Some(elapsed), None);
+        self.inner.end(id, message, elapsed);
+    }
+    fn fail(&self, id: &str, message: &str, elapsed: Duration) {
+        self.resource_event(id, "failed", None, Some(elapsed), Some(message));
+        self.inner.fail(id, message, elapsed);
+    }
+    fn message(&self, message: &str) {
+        Self::emit(&json!({"type": "message", "time": Self::now(), "message": message}));
+        self.inner.message(message);
+    }
+    fn unchanged(&self, id: &str) {
+        self.resource_event(id, "unchanged", None, Some(Duration::ZERO), None);
+        self.inner.unchanged(id);
     }
 }

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Resources observed, diffed or changed at once.
-const CONCURRENCY: usize = 4;
+/// Resources observed at once while planning: reads only, so generous (the SDK's adaptive retry
+/// handles throttling); never tied to `--parallelism`.
+const OBSERVE_CONCURRENCY: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -22,7 +23,8 @@ pub enum Action {
 }
 
 impl Action {
-    fn word(self) -> &'static str {
+    /// The action's name in plans and JSON: `none`, `create`, ...
+    pub fn word(self) -> &'static str {
         match self {
             Action::None => "none",
             Action::Create => "create",
@@ -70,6 +72,17 @@ impl Plan {
 
     fn count(&self, action: Action) -> usize {
         self.steps.iter().filter(|s| s.action == action).count()
+    }
+
+    /// How many resources each action applies to.
+    pub fn counts(&self) -> Value {
+        json!({
+            "create": self.count(Action::Create),
+            "update": self.count(Action::Update),
+            "replace": self.count(Action::Replace),
+            "delete": self.count(Action::Delete),
+            "unchanged": self.count(Action::None),
+        })
     }
 
     pub fn render(&self) -> String {
@@ -158,12 +171,7 @@ impl Plan {
             "stack": self.stack,
             "region": self.region,
             "pending": self.pending(),
-            "summary": {
-                "create": self.count(Action::Create),
-                "update": self.count(Action::Update),
-                "replace": self.count(Action::Replace),
-                "delete": self.count(Action::Delete),
-            },
+            "summary": self.counts(),
             "resources": steps,
         })
     }
@@ -215,7 +223,7 @@ async fn observe_all(
     let found = Mutex::new(BTreeMap::new());
     let flat: BTreeMap<&'static str, Vec<&'static str>> =
         resources.iter().map(|r| (r.id(), Vec::new())).collect();
-    let errors = run_dag(&flat, CONCURRENCY * 2, |id| {
+    let errors = run_dag(&flat, OBSERVE_CONCURRENCY, |id| {
         let found = &found;
         async move {
             let live = find(resources, id).observe(cx).await?;
@@ -235,10 +243,14 @@ async fn observe_all(
 
 /// The plan for `up` (and `diff`): what must change for the cloud to match the stack.
 pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceError> {
-    for r in resources {
-        r.preflight(cx).await?;
+    // Checks and lookups only read, so they all run at once; a failed check is reported first
+    // (the first in resource order, so the message is the same on every run).
+    let checks = futures::future::join_all(resources.iter().map(|r| r.preflight(cx)));
+    let (checks, observed) = tokio::join!(checks, observe_all(cx, resources));
+    if let Some(e) = checks.into_iter().find_map(Result::err) {
+        return Err(e);
     }
-    let mut observed = observe_all(cx, resources).await?;
+    let mut observed = observed?;
     let mut inputs = Outputs::new();
     let mut steps = Vec::new();
     for r in resources {
@@ -356,17 +368,19 @@ pub fn blockers(cx: &Cx, resources: &Resources, plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// Applies an `up` plan in dependency order; returns all outputs.
+/// Applies an `up` plan in dependency order, at most `parallelism` resources at once; returns
+/// all outputs.
 pub async fn apply_up(
     cx: &Cx,
     resources: &Resources,
     plan: &Plan,
     progress: &dyn Progress,
+    parallelism: usize,
 ) -> Result<Outputs, Vec<ResourceError>> {
     let outputs = Mutex::new(plan.outputs.clone());
     let touched = Mutex::new(std::collections::BTreeSet::new());
     let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
-    let errors = run_dag(&forward_graph(resources), CONCURRENCY, |id| {
+    let errors = run_dag(&forward_graph(resources), parallelism.max(1), |id| {
         let (outputs, touched, steps) = (&outputs, &touched, &steps);
         async move {
             let r = find(resources, id);
@@ -379,6 +393,7 @@ pub async fn apply_up(
                 r.depends_on().iter().any(|d| t.contains(d))
             };
             if step.action == Action::None && !deps_touched {
+                progress.unchanged(id);
                 return Ok(());
             }
             let inputs = outputs.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -387,6 +402,8 @@ pub async fn apply_up(
             let (verb, new_outputs) = reported(progress, id, &line, work).await?;
             if verb.is_some() {
                 touched.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+            } else {
+                progress.unchanged(id);
             }
             outputs
                 .lock()
@@ -464,21 +481,27 @@ async fn converge(
     Ok((Some("updated"), outputs))
 }
 
-/// Applies a `down` plan: dependents first. Returns the `kind name` of what was deleted.
+/// Applies a `down` plan: dependents first, at most `parallelism` at once. Returns the
+/// `kind name` of what was deleted.
 pub async fn apply_down(
     cx: &Cx,
     resources: &Resources,
     plan: &Plan,
     progress: &dyn Progress,
+    parallelism: usize,
 ) -> Result<Vec<String>, Vec<ResourceError>> {
     let deleted = Mutex::new(Vec::new());
     let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
-    let errors = run_dag(&reverse_graph(resources), CONCURRENCY, |id| {
+    let errors = run_dag(&reverse_graph(resources), parallelism.max(1), |id| {
         let (deleted, steps) = (&deleted, &steps);
         async move {
-            let Some(step) = steps.get(id).filter(|s| s.action == Action::Delete) else {
+            let Some(step) = steps.get(id).copied() else {
                 return Ok(());
             };
+            if step.action != Action::Delete {
+                progress.unchanged(id);
+                return Ok(());
+            }
             let Some(live) = &step.live else {
                 return Ok(());
             };
