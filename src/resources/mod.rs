@@ -159,6 +159,32 @@ pub fn tag_delta(
     (set, remove)
 }
 
+/// Brings a resource's tags from `live` to the tags the stack wants for `id`, with the service's
+/// own tag and untag calls, each made only when it has something to do.
+pub async fn apply_tag_delta<S, SF, U, UF>(
+    cx: &crate::aws::Cx,
+    id: &str,
+    live: &crate::engine::Live,
+    (kind, name): (&'static str, &str),
+    tag: S,
+    untag: U,
+) -> Result<(), ResourceError>
+where
+    S: FnOnce(BTreeMap<String, String>) -> SF,
+    SF: std::future::Future<Output = Result<(), ApiError>>,
+    U: FnOnce(Vec<String>) -> UF,
+    UF: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let (set, remove) = tag_delta(&cx.tags_for(id), &live_tags(live));
+    if !set.is_empty() {
+        tag(set).await.map_err(api("tag", kind, name))?;
+    }
+    if !remove.is_empty() {
+        untag(remove).await.map_err(api("untag", kind, name))?;
+    }
+    Ok(())
+}
+
 /// IAM returns policy documents URL-encoded.
 pub fn decode_policy(text: &str) -> Value {
     let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();

@@ -4,7 +4,7 @@
 
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
-use crate::resources::{api, live_tags, tag_delta, tags_value, tolerate};
+use crate::resources::{api, apply_tag_delta, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
@@ -340,25 +340,33 @@ impl Resource for AttemptsTable {
             match change.field {
                 "ttl_attribute" => self.set_ttl(cx).await?,
                 "tags" => {
-                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
-                    if !set.is_empty() {
-                        cx.dynamodb
-                            .tag_resource()
-                            .resource_arn(&arn)
-                            .set_tags(Some(dynamo_tags(set)))
-                            .send()
-                            .await
-                            .map_err(api("tag", KIND, &name))?;
-                    }
-                    if !remove.is_empty() {
-                        cx.dynamodb
-                            .untag_resource()
-                            .resource_arn(&arn)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(api("untag", KIND, &name))?;
-                    }
+                    apply_tag_delta(
+                        cx,
+                        ID,
+                        live,
+                        (KIND, &name),
+                        |set| async {
+                            cx.dynamodb
+                                .tag_resource()
+                                .resource_arn(&arn)
+                                .set_tags(Some(dynamo_tags(set)))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(ApiError::from)
+                        },
+                        |remove| async {
+                            cx.dynamodb
+                                .untag_resource()
+                                .resource_arn(&arn)
+                                .set_tag_keys(Some(remove))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(ApiError::from)
+                        },
+                    )
+                    .await?;
                 }
                 _ => {}
             }

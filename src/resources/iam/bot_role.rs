@@ -3,10 +3,10 @@
 //! ownership tags and `down` removes it.
 
 use super::role::{delete_role, role_tags};
-use super::{iam_tags, PATH};
+use super::{iam_tags, retag_role, PATH};
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
-use crate::resources::{api, decode_policy, live_tags, tag_delta, tags_value, tolerate};
+use crate::resources::{api, decode_policy, tags_value, tolerate};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -199,25 +199,7 @@ impl Resource for BotRole {
                         .map_err(api("update", KIND, &name))?;
                 }
                 "tags" => {
-                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
-                    if !set.is_empty() {
-                        cx.iam
-                            .tag_role()
-                            .role_name(&name)
-                            .set_tags(Some(iam_tags(set)))
-                            .send()
-                            .await
-                            .map_err(api("tag", KIND, &name))?;
-                    }
-                    if !remove.is_empty() {
-                        cx.iam
-                            .untag_role()
-                            .role_name(&name)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(api("untag", KIND, &name))?;
-                    }
+                    retag_role(cx, ID, KIND, live, &name).await?;
                 }
                 _ => {}
             }

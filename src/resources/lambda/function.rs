@@ -11,7 +11,7 @@ use crate::engine::{
 use crate::resources::dynamodb::table;
 use crate::resources::ec2::{LAMBDA_SG, PRIVATE_SUBNETS};
 use crate::resources::logs::log_group;
-use crate::resources::{api, live_tags, other, tag_delta, tags_value, tolerate};
+use crate::resources::{api, apply_tag_delta, other, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
@@ -646,25 +646,33 @@ impl Resource for Function {
         }
         if changed("tags") {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
-            if !set.is_empty() {
-                cx.lambda
-                    .tag_resource()
-                    .resource(&arn)
-                    .set_tags(Some(set.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(api("tag", KIND, &self.name()))?;
-            }
-            if !remove.is_empty() {
-                cx.lambda
-                    .untag_resource()
-                    .resource(&arn)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(api("untag", KIND, &self.name()))?;
-            }
+            apply_tag_delta(
+                cx,
+                ID,
+                live,
+                (KIND, &self.name()),
+                |set| async {
+                    cx.lambda
+                        .tag_resource()
+                        .resource(&arn)
+                        .set_tags(Some(set.into_iter().collect()))
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(ApiError::from)
+                },
+                |remove| async {
+                    cx.lambda
+                        .untag_resource()
+                        .resource(&arn)
+                        .set_tag_keys(Some(remove))
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(ApiError::from)
+                },
+            )
+            .await?;
         }
         Ok(live.outputs.clone())
     }

@@ -2,7 +2,7 @@
 
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
-use crate::resources::{api, live_tags, tag_delta, tags_value, tolerate};
+use crate::resources::{api, apply_tag_delta, tags_value, tolerate};
 use async_trait::async_trait;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -178,25 +178,33 @@ impl Resource for LogGroup {
             match change.field {
                 "retention_days" => self.put_retention(cx).await?,
                 "tags" => {
-                    let (set, remove) = tag_delta(&cx.tags_for(ID), &live_tags(live));
-                    if !set.is_empty() {
-                        cx.logs
-                            .tag_resource()
-                            .resource_arn(&arn)
-                            .set_tags(Some(set.into_iter().collect()))
-                            .send()
-                            .await
-                            .map_err(api("tag", KIND, &name))?;
-                    }
-                    if !remove.is_empty() {
-                        cx.logs
-                            .untag_resource()
-                            .resource_arn(&arn)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(api("untag", KIND, &name))?;
-                    }
+                    apply_tag_delta(
+                        cx,
+                        ID,
+                        live,
+                        (KIND, &name),
+                        |set| async {
+                            cx.logs
+                                .tag_resource()
+                                .resource_arn(&arn)
+                                .set_tags(Some(set.into_iter().collect()))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(ApiError::from)
+                        },
+                        |remove| async {
+                            cx.logs
+                                .untag_resource()
+                                .resource_arn(&arn)
+                                .set_tag_keys(Some(remove))
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(ApiError::from)
+                        },
+                    )
+                    .await?;
                 }
                 _ => {}
             }
