@@ -35,6 +35,8 @@ pub enum Command {
     Schema,
     /// Build the fulfillment Lambda's deterministic deployment zip.
     Package(PackageArgs),
+    /// Talk to the stack's deployed bot (exit 0 fulfilled, 3 failed or not fulfilled, 1 error).
+    Chat(ChatArgs),
 }
 
 #[derive(Args, Debug)]
@@ -102,6 +104,21 @@ pub struct PackageArgs {
     /// The resetpw source tree holding lambda/ (default: the tree this binary was built from).
     #[arg(long)]
     pub source: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Send this text (repeatable, sent in order); without it, lines are read from standard input.
+    #[arg(long)]
+    pub say: Vec<String>,
+    /// A session attribute as the contact flow sets it, e.g. CallerNumber=+15550100 (repeatable).
+    #[arg(long = "session-attribute", value_name = "KEY=VALUE")]
+    pub session_attribute: Vec<String>,
+    /// Output format: the conversation as text, or the transcript as JSON.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
