@@ -40,6 +40,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff), e.g. `resetpw man > resetpw.1`.
     Man,
+    /// Talk to the stack's deployed bot (exit 0 fulfilled, 3 failed or not fulfilled, 1 error).
+    Chat(ChatArgs),
 }
 
 /// Resources changed at once by `up` and `down` when `--parallelism` is not given. Measured
@@ -139,6 +141,21 @@ pub struct PackageArgs {
     /// The resetpw source tree holding lambda/ (default: the tree this binary was built from).
     #[arg(long)]
     pub source: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Send this text (repeatable, sent in order); without it, lines are read from standard input.
+    #[arg(long)]
+    pub say: Vec<String>,
+    /// A session attribute as the contact flow sets it, e.g. CallerNumber=+15550100 (repeatable).
+    #[arg(long = "session-attribute", value_name = "KEY=VALUE")]
+    pub session_attribute: Vec<String>,
+    /// Output format: the conversation as text, or the transcript as JSON.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -40,7 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 .context("cannot write the man page to standard output")?;
             Ok(EXIT_OK)
         }
-        Command::Up(_) | Command::Diff(_) | Command::Down(_) => {
+        Command::Up(_) | Command::Diff(_) | Command::Down(_) | Command::Chat(_) => {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             let result = runtime.block_on(run_async(&cli));
@@ -146,6 +146,7 @@ async fn run_async(cli: &Cli) -> anyhow::Result<u8> {
         Command::Up(args) => up(cli, args).await,
         Command::Diff(args) => diff(cli, args).await,
         Command::Down(args) => down(cli, args).await,
+        Command::Chat(args) => crate::chat::run(cli, args).await,
         _ => unreachable!("handled synchronously"),
     }
 }

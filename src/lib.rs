@@ -3,6 +3,7 @@
 //! ownership tags, so `up`, `diff` and `down` are right from a fresh checkout and after a crash.
 
 pub mod aws;
+pub mod chat;
 pub mod cli;
 pub mod commands;
 pub mod engine;

@@ -77,7 +77,7 @@ pub fn acts_on_fault(call: &Call, code: &str) -> bool {
 
 pub async fn handle(own: &Own, request: Request<'_>) -> Response<Body> {
     match request.call.service.as_str() {
-        "lex" => own.lex.handle(request).await,
+        "lex" => own.lex.handle(request, &own.lambda).await,
         "connect" => own.connect.handle(request, &own.lex).await,
         "lambda" => own.lambda.handle(request).await,
         _ => not_implemented(request.call),

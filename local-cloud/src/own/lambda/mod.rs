@@ -195,7 +195,6 @@ impl Lambda {
 
     /// Invokes `function` (name or ARN, qualified or not) synchronously from inside the
     /// emulator, as Lex V2's code hooks do: the payload and whether it is a function error.
-    #[allow(dead_code)] // called by the Lex V2 runtime as it arrives
     pub async fn invoke(
         &self,
         function: &str,

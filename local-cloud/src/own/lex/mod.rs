@@ -1,13 +1,16 @@
 //! Lex V2 (signing name `lex`): the model-building API in [`models`] (bots, locales, slot types,
-//! intents, slots, builds, versions, aliases, tags, resource policies); the runtime comes later
-//! (its own module beside this one).
+//! intents, slots, builds, versions, aliases, tags, resource policies); the runtime in
+//! [`runtime`] (RecognizeText, PutSession, GetSession, DeleteSession), which executes the bots as
+//! built and calls their code hooks through the emulator's Lambda Invoke.
 //!
 //! Everything is kept in memory, one state per emulator process (so per port). Answers follow
 //! the restJson1 wire of the real service: camelCase JSON, epoch-second timestamps, errors as
 //! `x-amzn-errortype` plus `{"message"}` with the service's HTTP status.
 
 pub mod models;
+pub mod runtime;
 
+use super::lambda::Lambda;
 use super::{not_implemented, Request};
 use axum::body::Body;
 use axum::http::{Method, Response, StatusCode};
@@ -28,7 +31,9 @@ pub const FORCED_BUILD_FAILURE: &str = "BuildFailed";
 
 /// The operation a REST route names, for the call record (`ListBots` for `POST /bots/`).
 pub fn operation_of(method: &Method, path: &str) -> Option<&'static str> {
-    models::route(method, path).map(|r| r.operation)
+    models::route(method, path)
+        .map(|r| r.operation)
+        .or_else(|| runtime::route(method, path).map(|r| r.operation))
 }
 
 /// An error answer of the Lex V2 API.
@@ -42,6 +47,9 @@ pub enum LexError {
     PreconditionFailed(String),
     #[error("{0}")]
     Validation(String),
+    /// The runtime's answer when the code hook Lambda fails or answers nonsense.
+    #[error("{0}")]
+    DependencyFailed(String),
 }
 
 impl LexError {
@@ -51,6 +59,7 @@ impl LexError {
             LexError::Conflict(_) => "ConflictException",
             LexError::PreconditionFailed(_) => "PreconditionFailedException",
             LexError::Validation(_) => "ValidationException",
+            LexError::DependencyFailed(_) => "DependencyFailedException",
         }
     }
 
@@ -60,6 +69,7 @@ impl LexError {
             LexError::Conflict(_) => StatusCode::CONFLICT,
             LexError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             LexError::Validation(_) => StatusCode::BAD_REQUEST,
+            LexError::DependencyFailed(_) => StatusCode::FAILED_DEPENDENCY,
         }
     }
 
@@ -75,6 +85,7 @@ impl LexError {
 /// The Lex V2 state of one emulator.
 pub struct Lex {
     models: Mutex<models::Models>,
+    sessions: runtime::Sessions,
     delay_ms: AtomicU64,
 }
 
@@ -86,6 +97,7 @@ impl Default for Lex {
             .map_or(DEFAULT_DELAY, Duration::from_millis);
         let lex = Lex {
             models: Mutex::new(models::Models::default()),
+            sessions: runtime::Sessions::default(),
             delay_ms: AtomicU64::new(0),
         };
         lex.set_delay(delay);
@@ -104,14 +116,11 @@ impl Lex {
         Duration::from_millis(self.delay_ms.load(Ordering::Relaxed))
     }
 
-    pub async fn handle(&self, request: Request<'_>) -> Response<Body> {
+    pub async fn handle(&self, request: Request<'_>, lambda: &Lambda) -> Response<Body> {
         let (path, query) = request
             .path_and_query
             .split_once('?')
             .unwrap_or((request.path_and_query, ""));
-        let Some(route) = models::route(request.method, path) else {
-            return not_implemented(request.call);
-        };
         let body: Value = if request.body.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Default::default())
         } else {
@@ -122,6 +131,12 @@ impl Lex {
                         .response()
                 }
             }
+        };
+        if let Some(route) = runtime::route(request.method, path) {
+            return self.run(&route, &body, lambda).await;
+        }
+        let Some(route) = models::route(request.method, path) else {
+            return not_implemented(request.call);
         };
         let query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -137,6 +152,33 @@ impl Lex {
             .apply(&ctx, &route, &query, body);
         match answer {
             Ok((status, value)) => json_response(status, &value, None),
+            Err(err) => err.response(),
+        }
+    }
+
+    /// A runtime operation on the alias's built locale (the model lock is not held while a code
+    /// hook runs).
+    async fn run(&self, route: &runtime::Route, body: &Value, lambda: &Lambda) -> Response<Body> {
+        let served = self
+            .models
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .served(&route.bot, &route.alias, &route.locale);
+        let answer = match served {
+            Ok(served) => runtime::execute(&self.sessions, lambda, route, served, body).await,
+            Err(err) => Err(err),
+        };
+        match answer {
+            Ok(runtime::Answer::Json(value)) => json_response(StatusCode::OK, &value, None),
+            Ok(runtime::Answer::Headers(headers)) => {
+                let mut builder = Response::builder()
+                    .status(StatusCode::OK)
+                    .header("x-amzn-requestid", format!("{:032x}", fastrand::u128(..)));
+                for (name, value) in headers {
+                    builder = builder.header(name, value);
+                }
+                builder.body(Body::empty()).unwrap_or_default()
+            }
             Err(err) => err.response(),
         }
     }
