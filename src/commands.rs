@@ -85,7 +85,7 @@ fn sections(loaded: &Loaded) -> Vec<&'static str> {
 /// Sections whose resources this version does not create yet are refused, never ignored.
 fn refuse_unsupported(loaded: &Loaded) -> Result<(), stack::StackError> {
     let s = &loaded.stack;
-    for (name, present) in [("bot", s.bot.is_some()), ("connect", s.connect.is_some())] {
+    for (name, present) in [("connect", s.connect.is_some())] {
         if present {
             return Err(loaded.error_at(
                 &[name],

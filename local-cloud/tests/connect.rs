@@ -34,6 +34,8 @@ impl Cloud {
         let mut child = Command::new(env!("CARGO_BIN_EXE_local-cloud"))
             .args(["--port", "0", "--moto-url", "http://127.0.0.1:9"])
             .env("LOCAL_CLOUD_CONNECT_DELAY_MS", "150")
+            // Lex's status changes (for the bot alias the association needs) nearly at once.
+            .env("LOCAL_CLOUD_LEX_DELAY_MS", "10")
             .stderr(Stdio::piped())
             .spawn()
             .expect("the local-cloud binary starts");
@@ -78,6 +80,139 @@ impl Cloud {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     }
 
+    fn lex(&self) -> aws_sdk_lexmodelsv2::Client {
+        let config = aws_sdk_lexmodelsv2::Config::builder()
+            .behavior_version(aws_sdk_lexmodelsv2::config::BehaviorVersion::latest())
+            .region(aws_sdk_lexmodelsv2::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_lexmodelsv2::config::Credentials::new(
+                "AKIDLOCAL",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url(&self.url)
+            .build();
+        aws_sdk_lexmodelsv2::Client::from_conf(config)
+    }
+
+    /// A real bot alias in the Lex emulator (bot, locale, one intent, build, version 1, alias
+    /// `live`), as AssociateBot needs one that exists; returns its ARN.
+    async fn bot_alias(&self, name: &str) -> String {
+        use aws_sdk_lexmodelsv2::types::{DataPrivacy, SampleUtterance, VoiceSettings};
+        let lex = self.lex();
+        let bot = lex
+            .create_bot()
+            .bot_name(name)
+            .role_arn("arn:aws:iam::123456789012:role/resetpw/connect-test-bot")
+            .data_privacy(DataPrivacy::builder().child_directed(false).build())
+            .idle_session_ttl_in_seconds(300)
+            .send()
+            .await
+            .expect("CreateBot");
+        let bot_id = bot.bot_id().unwrap().to_string();
+        let status = |s: Option<&str>, want: &str| s == Some(want);
+        until(|| async {
+            let b = lex.describe_bot().bot_id(&bot_id).send().await.unwrap();
+            status(b.bot_status().map(|s| s.as_str()), "Available")
+        })
+        .await;
+        lex.create_bot_locale()
+            .bot_id(&bot_id)
+            .bot_version("DRAFT")
+            .locale_id("en_US")
+            .nlu_intent_confidence_threshold(0.4)
+            .voice_settings(VoiceSettings::builder().voice_id("Joanna").build().unwrap())
+            .send()
+            .await
+            .expect("CreateBotLocale");
+        let locale_is = |want: &'static str| {
+            let lex = lex.clone();
+            let bot_id = bot_id.clone();
+            move || {
+                let (lex, bot_id) = (lex.clone(), bot_id.clone());
+                async move {
+                    let l = lex
+                        .describe_bot_locale()
+                        .bot_id(&bot_id)
+                        .bot_version("DRAFT")
+                        .locale_id("en_US")
+                        .send()
+                        .await
+                        .unwrap();
+                    l.bot_locale_status().map(|s| s.as_str()) == Some(want)
+                }
+            }
+        };
+        until(locale_is("NotBuilt")).await;
+        lex.create_intent()
+            .bot_id(&bot_id)
+            .bot_version("DRAFT")
+            .locale_id("en_US")
+            .intent_name("ResetPW")
+            .sample_utterances(
+                SampleUtterance::builder()
+                    .utterance("reset my password")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("CreateIntent");
+        lex.build_bot_locale()
+            .bot_id(&bot_id)
+            .bot_version("DRAFT")
+            .locale_id("en_US")
+            .send()
+            .await
+            .expect("BuildBotLocale");
+        until(locale_is("Built")).await;
+        lex.create_bot_version()
+            .bot_id(&bot_id)
+            .bot_version_locale_specification(
+                "en_US",
+                aws_sdk_lexmodelsv2::types::BotVersionLocaleDetails::builder()
+                    .source_bot_version("DRAFT")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("CreateBotVersion");
+        until(|| async {
+            let v = lex
+                .describe_bot_version()
+                .bot_id(&bot_id)
+                .bot_version("1")
+                .send()
+                .await
+                .unwrap();
+            status(v.bot_status().map(|s| s.as_str()), "Available")
+        })
+        .await;
+        let alias = lex
+            .create_bot_alias()
+            .bot_id(&bot_id)
+            .bot_alias_name("live")
+            .bot_version("1")
+            .send()
+            .await
+            .expect("CreateBotAlias");
+        let alias_id = alias.bot_alias_id().unwrap().to_string();
+        until(|| async {
+            let a = lex
+                .describe_bot_alias()
+                .bot_id(&bot_id)
+                .bot_alias_id(&alias_id)
+                .send()
+                .await
+                .unwrap();
+            status(a.bot_alias_status().map(|s| s.as_str()), "Available")
+        })
+        .await;
+        format!("arn:aws:lex:us-east-1:123456789012:bot-alias/{bot_id}/{alias_id}")
+    }
+
     async fn fault(&self, rule: Value) {
         self.control(reqwest::Method::POST, "/_localcloud/faults", Some(rule))
             .await;
@@ -94,9 +229,24 @@ impl Cloud {
     }
 }
 
-/// A Lex V2 alias ARN. The Connect side checks its form; the alias itself belongs to the Lex
-/// emulator, which this suite does not drive.
+/// A Lex V2 alias ARN for flow content, whose check looks at its form only. AssociateBot needs
+/// an alias that exists: that test makes one with `Cloud::bot_alias`.
 const ALIAS_ARN: &str = "arn:aws:lex:us-east-1:123456789012:bot-alias/BOTID01234/ALIASID012";
+
+/// Polls `check` until it holds (at most 10 s).
+async fn until<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the Lex emulator never reached the state");
+}
 
 async fn wait_active(client: &Client, id: &str) -> InstanceStatus {
     for _ in 0..200 {
@@ -886,7 +1036,9 @@ async fn bots_are_associated_listed_and_disassociated() {
     let cloud = Cloud::start();
     let client = cloud.client();
     let (instance, _) = create_instance(&client, "bots").await;
-    let bot = LexV2Bot::builder().alias_arn(ALIAS_ARN).build();
+    // Connect checks the alias with the Lex emulator: it must exist.
+    let alias_arn = cloud.bot_alias("connect-bots").await;
+    let bot = LexV2Bot::builder().alias_arn(&alias_arn).build();
     client
         .associate_bot()
         .instance_id(&instance)
@@ -906,7 +1058,7 @@ async fn bots_are_associated_listed_and_disassociated() {
         .iter()
         .filter_map(|b| b.lex_v2_bot().and_then(|v| v.alias_arn()))
         .collect();
-    assert_eq!(arns, [ALIAS_ARN]);
+    assert_eq!(arns, [alias_arn.as_str()]);
     let v1 = client
         .list_bots()
         .instance_id(&instance)

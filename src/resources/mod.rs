@@ -6,6 +6,7 @@ pub mod ec2;
 pub mod iam;
 pub mod kms;
 pub mod lambda;
+pub mod lex;
 pub mod logs;
 pub mod ssm;
 
@@ -21,7 +22,7 @@ pub use ssm::directory_secret::{encryption_context, parameter_name as secret_par
 /// it has: the `directory` section (with its `secret`) brings the key, its alias, the encrypted
 /// secret and the fulfillment role with its policy; the `network` section its VPC resources
 /// (see `ec2/network.rs`); the `fulfillment` section the attempts table, the log group and the
-/// function.
+/// function; the `bot` section the Lex V2 bot and its alias wired to the function.
 pub fn for_stack(loaded: &Loaded) -> Vec<Box<dyn Resource>> {
     let stack = &loaded.stack;
     let name = stack.name.as_str();
@@ -35,6 +36,9 @@ pub fn for_stack(loaded: &Loaded) -> Vec<Box<dyn Resource>> {
         let retention = stack.fulfillment.as_ref().map(|f| f.log_retention_days);
         list.extend(fulfillment(name, retention, Some(config)));
     }
+    if let Some(b) = &stack.bot {
+        list.extend(bot(name, Some(b)));
+    }
     list
 }
 
@@ -44,7 +48,26 @@ pub fn all(stack: &str) -> Vec<Box<dyn Resource>> {
     let mut list = directory(stack, true, true);
     list.extend(ec2::network::all(stack));
     list.extend(fulfillment(stack, None, None));
+    list.extend(bot(stack, None));
     list
+}
+
+/// The `bot` section's resources (see `lex/mod.rs`): the bot role, the bot, its DRAFT
+/// definition, the build, the version, the alias `live`, and the function's permission for it.
+fn bot(stack: &str, config: Option<&crate::stack::Bot>) -> Vec<Box<dyn Resource>> {
+    let locale = config.map(|c| c.locale.as_str());
+    vec![
+        Box::new(iam::bot_role::BotRole::new(stack)),
+        Box::new(lex::bot::Bot::new(
+            stack,
+            config.map(|c| c.idle_session_ttl_seconds),
+        )),
+        Box::new(lex::definition::BotDefinition::new(stack, config.cloned())),
+        Box::new(lex::build::BotBuild::new(stack, locale)),
+        Box::new(lex::version::BotVersion::new(stack, config.cloned())),
+        Box::new(lex::alias::BotAlias::new(stack, locale)),
+        Box::new(lambda::permission::LexPermission::new(stack)),
+    ]
 }
 
 /// The `directory` section's resources. The role's policy grants the function's table and log

@@ -103,6 +103,12 @@ pub fn check(loaded: &Loaded) -> Result<(), StackError> {
         }
     }
     if let Some(b) = &s.bot {
+        if s.fulfillment.is_none() {
+            return Err(loaded.error_at(
+                &["bot"],
+                "the bot's code hook is the fulfillment Lambda: add the `fulfillment` section (example: `fulfillment: {}`)",
+            ));
+        }
         check_range(
             loaded,
             &["bot", "idle_session_ttl_seconds"],

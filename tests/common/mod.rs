@@ -57,6 +57,15 @@ impl Case {
         self.write_raw(&text)
     }
 
+    /// Writes a stack file with the directory and secret sections, a `fulfillment` section
+    /// deploying `fn.zip` (a tiny zip of a shell script, written beside it: no release build
+    /// needed), plus `extra` YAML appended; returns its path.
+    pub fn write_stack_with_function(&self, extra: &str) -> PathBuf {
+        let zip = resetpw::package::zip_bootstrap(b"#!/bin/sh\n").expect("zip");
+        std::fs::write(self.dir.path().join("fn.zip"), zip).expect("write fn.zip");
+        self.write_stack(&format!("fulfillment:\n  package: fn.zip\n{extra}"))
+    }
+
     pub fn write_raw(&self, text: &str) -> PathBuf {
         let path = self.dir.path().join(format!("{}.yaml", self.stack));
         std::fs::write(&path, text).expect("write stack");

@@ -118,7 +118,7 @@ impl AttemptsTable {
             .enabled(true)
             .attribute_name(TTL_ATTRIBUTE)
             .build()
-            .map_err(|e| crate::resources::other(e))?;
+            .map_err(crate::resources::other)?;
         let result = cx
             .dynamodb
             .update_time_to_live()

@@ -1,6 +1,7 @@
 //! IAM: the fulfillment Lambda's role, its customer policy and the policy attachments.
 
 pub mod attachment;
+pub mod bot_role;
 pub mod policy;
 pub mod role;
 

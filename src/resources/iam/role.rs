@@ -45,23 +45,28 @@ impl IamRole {
     }
 
     async fn tags_of(&self, cx: &Cx) -> Result<BTreeMap<String, String>, ResourceError> {
-        let mut tags = BTreeMap::new();
-        let mut pages = cx
-            .iam
-            .list_role_tags()
-            .role_name(self.name())
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(api("read tags of", KIND, &self.name()))?;
-            tags.extend(
-                page.tags()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string())),
-            );
-        }
-        Ok(tags)
+        role_tags(cx, &self.name()).await
     }
+}
+
+/// A role's tags (every page).
+pub async fn role_tags(cx: &Cx, name: &str) -> Result<BTreeMap<String, String>, ResourceError> {
+    let mut tags = BTreeMap::new();
+    let mut pages = cx
+        .iam
+        .list_role_tags()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(api("read tags of", KIND, name))?;
+        tags.extend(
+            page.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string())),
+        );
+    }
+    Ok(tags)
 }
 
 #[async_trait]
@@ -199,56 +204,55 @@ impl Resource for IamRole {
         Ok(live.outputs.clone())
     }
 
-    /// A role can only go once nothing is attached: detach what is left (the attachments the
-    /// stack made are deleted before this) and delete inline policies.
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
-        let name = &live.physical_id;
-        let attached = tolerate(
-            cx.iam
-                .list_attached_role_policies()
-                .role_name(name)
-                .send()
-                .await,
-            &["NoSuchEntity"],
-        )
-        .map_err(api("list policies of", KIND, name))?;
-        for policy in attached.iter().flat_map(|a| a.attached_policies()) {
-            if let Some(arn) = policy.policy_arn() {
-                let result = cx
-                    .iam
-                    .detach_role_policy()
-                    .role_name(name)
-                    .policy_arn(arn)
-                    .send()
-                    .await;
-                tolerate(result, &["NoSuchEntity"]).map_err(api(
-                    "detach a policy from",
-                    KIND,
-                    name,
-                ))?;
-            }
-        }
-        let inline = tolerate(
-            cx.iam.list_role_policies().role_name(name).send().await,
-            &["NoSuchEntity"],
-        )
-        .map_err(api("list inline policies of", KIND, name))?;
-        for policy in inline.iter().flat_map(|i| i.policy_names()) {
+        delete_role(cx, &live.physical_id).await
+    }
+}
+
+/// Deletes a role. A role can only go once nothing is attached: detach what is left (the
+/// attachments the stack made are deleted before this) and delete inline policies.
+pub async fn delete_role(cx: &Cx, name: &str) -> Result<(), ResourceError> {
+    let attached = tolerate(
+        cx.iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await,
+        &["NoSuchEntity"],
+    )
+    .map_err(api("list policies of", KIND, name))?;
+    for policy in attached.iter().flat_map(|a| a.attached_policies()) {
+        if let Some(arn) = policy.policy_arn() {
             let result = cx
                 .iam
-                .delete_role_policy()
+                .detach_role_policy()
                 .role_name(name)
-                .policy_name(policy)
+                .policy_arn(arn)
                 .send()
                 .await;
-            tolerate(result, &["NoSuchEntity"]).map_err(api(
-                "delete an inline policy of",
-                KIND,
-                name,
-            ))?;
+            tolerate(result, &["NoSuchEntity"]).map_err(api("detach a policy from", KIND, name))?;
         }
-        let result = cx.iam.delete_role().role_name(name).send().await;
-        tolerate(result, &["NoSuchEntity"]).map_err(api("delete", KIND, name))?;
-        Ok(())
     }
+    let inline = tolerate(
+        cx.iam.list_role_policies().role_name(name).send().await,
+        &["NoSuchEntity"],
+    )
+    .map_err(api("list inline policies of", KIND, name))?;
+    for policy in inline.iter().flat_map(|i| i.policy_names()) {
+        let result = cx
+            .iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await;
+        tolerate(result, &["NoSuchEntity"]).map_err(api(
+            "delete an inline policy of",
+            KIND,
+            name,
+        ))?;
+    }
+    let result = cx.iam.delete_role().role_name(name).send().await;
+    tolerate(result, &["NoSuchEntity"]).map_err(api("delete", KIND, name))?;
+    Ok(())
 }

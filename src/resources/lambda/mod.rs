@@ -3,3 +3,4 @@
 pub mod code;
 pub mod environment;
 pub mod function;
+pub mod permission;

@@ -1,0 +1,270 @@
+//! The bot `<stack>-resetpw`: found again by name, owned through its `resetpw:stack` tag (a
+//! same-named bot without it is refused), with the bot role, the idle session TTL and data
+//! privacy (not child-directed).
+
+use super::{bot_arn, bot_name, find_bot, retag, GONE};
+use crate::aws::{ApiError, Cx};
+use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::iam::bot_role;
+use crate::resources::{api, live_tags, other, tags_value, tolerate};
+use crate::wait::{wait_until, Backoff, Poll};
+use async_trait::async_trait;
+use aws_sdk_lexmodelsv2::types::DataPrivacy;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub const ID: &str = "bot";
+const KIND: &str = "lex-bot";
+
+pub struct Bot {
+    stack: String,
+    /// The idle session TTL; `None` when only observed and deleted (`down`).
+    idle_ttl: Option<u32>,
+}
+
+impl Bot {
+    pub fn new(stack: &str, idle_ttl: Option<u32>) -> Self {
+        Bot {
+            stack: stack.into(),
+            idle_ttl,
+        }
+    }
+
+    fn description(&self) -> String {
+        format!(
+            "resetpw stack {}: verifies callers and resets their password",
+            self.stack
+        )
+    }
+
+    fn outputs(cx: &Cx, id: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("id".to_string(), id.to_string()),
+            ("arn".to_string(), bot_arn(cx, id)),
+        ])
+    }
+
+    fn role(inputs: &Outputs) -> Result<String, ResourceError> {
+        inputs
+            .get(&format!("{}.arn", bot_role::ID))
+            .cloned()
+            .ok_or_else(|| {
+                other("the bot needs its role, which does not exist yet; run `resetpw up` again")
+            })
+    }
+
+    fn ttl(&self) -> Result<i32, ResourceError> {
+        self.idle_ttl
+            .map(|t| t as i32)
+            .ok_or_else(|| other("the bot's settings are not known (no `bot` section)"))
+    }
+
+    /// Polls until the bot is Available.
+    async fn wait_available(&self, cx: &Cx, id: &str) -> Result<(), ResourceError> {
+        let line = format!("{KIND} {}", self.name());
+        wait_until(
+            "the bot to become Available",
+            cx.timeout,
+            Backoff::default(),
+            "Lex is still setting the bot up: run the same command again, with a longer --timeout if needed",
+            |state| cx.progress.begin(ID, &format!("{line}: waiting ({state})")),
+            || async move {
+                let b = cx.lex.describe_bot().bot_id(id).send().await.map_err(ApiError::from)?;
+                let status = b.bot_status().map_or("unknown", |s| s.as_str()).to_string();
+                Ok::<_, ApiError>(match status.as_str() {
+                    "Available" => Poll::Ready(()),
+                    "Failed" | "Inactive" | "Deleting" => Poll::Failed(format!(
+                        "the bot is {status}{}",
+                        if b.failure_reasons().is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", b.failure_reasons().join("; "))
+                        }
+                    )),
+                    other => Poll::Pending(other.to_string()),
+                })
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn update_bot(&self, cx: &Cx, id: &str, inputs: &Outputs) -> Result<(), ResourceError> {
+        cx.lex
+            .update_bot()
+            .bot_id(id)
+            .bot_name(self.name())
+            .description(self.description())
+            .role_arn(Self::role(inputs)?)
+            .data_privacy(DataPrivacy::builder().child_directed(false).build())
+            .idle_session_ttl_in_seconds(self.ttl()?)
+            .send()
+            .await
+            .map_err(api("update", KIND, &self.name()))?;
+        self.wait_available(cx, id).await
+    }
+}
+
+#[async_trait]
+impl Resource for Bot {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn name(&self) -> String {
+        bot_name(&self.stack)
+    }
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![bot_role::ID]
+    }
+
+    fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props {
+        let Some(ttl) = self.idle_ttl else {
+            return Props::new();
+        };
+        Props::from([
+            ("role", input(inputs, &format!("{}.arn", bot_role::ID))),
+            ("idle_session_ttl_seconds", Prop::Known(json!(ttl))),
+            ("child_directed", Prop::Known(json!(false))),
+            ("description", Prop::Known(json!(self.description()))),
+            ("tags", Prop::Known(tags_value(&cx.tags_for(ID)))),
+        ])
+    }
+
+    async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
+        let Some(found) = find_bot(cx).await? else {
+            return Ok(None);
+        };
+        let b = tolerate(cx.lex.describe_bot().bot_id(&found.id).send().await, GONE)
+            .map_err(api("read", KIND, &self.name()))?;
+        let Some(b) = b else {
+            return Ok(None);
+        };
+        Ok(Some(Live {
+            physical_id: found.id.clone(),
+            props: BTreeMap::from([
+                ("role", json!(b.role_arn())),
+                (
+                    "idle_session_ttl_seconds",
+                    json!(b.idle_session_ttl_in_seconds()),
+                ),
+                (
+                    "child_directed",
+                    json!(b.data_privacy().map(|d| d.child_directed())),
+                ),
+                ("description", json!(b.description().unwrap_or_default())),
+                ("tags", tags_value(&found.tags)),
+            ]),
+            outputs: Self::outputs(cx, &found.id),
+            owned: found.owned,
+        }))
+    }
+
+    async fn create(
+        &self,
+        cx: &Cx,
+        inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let result = cx
+            .lex
+            .create_bot()
+            .bot_name(self.name())
+            .description(self.description())
+            .role_arn(Self::role(inputs)?)
+            .data_privacy(DataPrivacy::builder().child_directed(false).build())
+            .idle_session_ttl_in_seconds(self.ttl()?)
+            .set_bot_tags(Some(cx.tags_for(ID).into_iter().collect()))
+            .send()
+            .await;
+        let id = match result {
+            Ok(out) => out.bot_id().unwrap_or_default().to_string(),
+            Err(e) => {
+                let e = ApiError::from(e);
+                if !e.is("ConflictException") {
+                    return Err(ResourceError::Api {
+                        verb: "create",
+                        kind: KIND,
+                        name: self.name(),
+                        source: e,
+                    });
+                }
+                // Made since the plan (a crashed run's call finishing): adopt it when ours.
+                let live = self
+                    .observe(cx)
+                    .await?
+                    .ok_or_else(|| other("Lex said the bot exists, but it cannot be found"))?;
+                if !live.owned {
+                    return Err(ResourceError::NotOwned {
+                        kind: KIND,
+                        name: self.name(),
+                        stack: cx.stack.clone(),
+                    });
+                }
+                let changes = self.diff(cx, &live, inputs).await?;
+                if !changes.is_empty() {
+                    self.update(cx, &live, &changes, inputs).await?;
+                }
+                live.physical_id
+            }
+        };
+        self.wait_available(cx, &id).await?;
+        Ok(Self::outputs(cx, &id))
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        changes: &[Change],
+        inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let id = &live.physical_id;
+        if changes.iter().any(|c| c.field != "tags") {
+            self.update_bot(cx, id, inputs).await?;
+        }
+        if changes.iter().any(|c| c.field == "tags") {
+            retag(cx, &bot_arn(cx, id), &cx.tags_for(ID), &live_tags(live))
+                .await
+                .map_err(api("tag", KIND, &self.name()))?;
+        }
+        Ok(live.outputs.clone())
+    }
+
+    /// Deletes the bot with everything in it (locales, slot types, intents, slots, versions,
+    /// aliases) and waits until it is gone, so its role can go next.
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
+        let id = live.physical_id.clone();
+        let result = cx
+            .lex
+            .delete_bot()
+            .bot_id(&id)
+            .skip_resource_in_use_check(true)
+            .send()
+            .await;
+        tolerate(result, GONE).map_err(api("delete", KIND, &self.name()))?;
+        let line = format!("{KIND} {}", self.name());
+        wait_until(
+            "the bot to be deleted",
+            cx.timeout,
+            Backoff::default(),
+            "Lex is still deleting the bot: run `resetpw down` again",
+            |state| cx.progress.begin(ID, &format!("{line}: waiting ({state})")),
+            || {
+                let id = id.clone();
+                async move {
+                    let b = tolerate(cx.lex.describe_bot().bot_id(&id).send().await, GONE)?;
+                    Ok::<_, ApiError>(match b {
+                        None => Poll::Ready(()),
+                        Some(b) => Poll::Pending(
+                            b.bot_status().map_or("unknown", |s| s.as_str()).to_string(),
+                        ),
+                    })
+                }
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}

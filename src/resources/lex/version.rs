@@ -1,0 +1,282 @@
+//! The bot's numbered versions. The resource is the newest one: its definition (read back
+//! and normalized like the DRAFT's) is compared with the stack's, so a new version is made
+//! only when the built DRAFT differs from it — never for timestamps. The 3 newest versions
+//! are kept; older ones that no alias serves are deleted.
+//!
+//! Comparing with the newest version rather than the alias's: after a run killed between
+//! CreateBotVersion and the alias update, the next run finds the version it made and only
+//! moves the alias, instead of making another identical one.
+
+use super::{
+    aliases, desired_definition, find_bot, read_definition, versions, Definition, DRAFT, GONE,
+    KEEP_VERSIONS,
+};
+use crate::aws::{ApiError, Cx};
+use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, other, tolerate};
+use crate::stack::Bot as BotConfig;
+use crate::wait::{wait_until, Backoff, Poll};
+use async_trait::async_trait;
+use aws_sdk_lexmodelsv2::types::BotVersionLocaleDetails;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub const ID: &str = "bot-version";
+const KIND: &str = "lex-bot-version";
+/// The field listing versions to delete.
+const PRUNE: &str = "old_versions";
+
+pub struct BotVersion {
+    stack: String,
+    config: Option<BotConfig>,
+}
+
+/// Versions to delete: all but the `KEEP_VERSIONS` newest, except those an alias serves.
+pub fn to_prune(versions: &[u64], served: &[String]) -> Vec<u64> {
+    let cut = versions.len().saturating_sub(KEEP_VERSIONS);
+    versions[..cut]
+        .iter()
+        .copied()
+        .filter(|v| !served.contains(&v.to_string()))
+        .collect()
+}
+
+impl BotVersion {
+    pub fn new(stack: &str, config: Option<BotConfig>) -> Self {
+        BotVersion {
+            stack: stack.into(),
+            config,
+        }
+    }
+
+    fn locale(&self) -> &str {
+        self.config.as_ref().map_or("en_US", |c| c.locale.as_str())
+    }
+
+    fn outputs(version: u64) -> BTreeMap<String, String> {
+        BTreeMap::from([("version".to_string(), version.to_string())])
+    }
+
+    /// Creates a version from the DRAFT and waits until it is Available.
+    async fn create_version(&self, cx: &Cx, bot_id: &str) -> Result<u64, ResourceError> {
+        let created = cx
+            .lex
+            .create_bot_version()
+            .bot_id(bot_id)
+            .description(format!("resetpw stack {}", self.stack))
+            .bot_version_locale_specification(
+                self.locale(),
+                BotVersionLocaleDetails::builder()
+                    .source_bot_version(DRAFT)
+                    .build()
+                    .map_err(other)?,
+            )
+            .send()
+            .await
+            .map_err(api("create", KIND, &self.name()))?;
+        let number = created
+            .bot_version()
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| other("Lex answered CreateBotVersion without a version number"))?;
+        wait_available(cx, bot_id, &number.to_string()).await?;
+        Ok(number)
+    }
+
+    async fn prune(&self, cx: &Cx, bot_id: &str) -> Result<(), ResourceError> {
+        let all = versions(cx, bot_id)
+            .await
+            .map_err(api("list", KIND, &self.name()))?;
+        let served: Vec<String> = aliases(cx, bot_id)
+            .await
+            .map_err(api("list the aliases of", KIND, &self.name()))?
+            .into_iter()
+            .map(|a| a.2)
+            .collect();
+        for v in to_prune(&all, &served) {
+            let result = cx
+                .lex
+                .delete_bot_version()
+                .bot_id(bot_id)
+                .bot_version(v.to_string())
+                .send()
+                .await;
+            tolerate(result, GONE).map_err(api("delete an old version of", KIND, &self.name()))?;
+        }
+        Ok(())
+    }
+
+    fn definition_changed(changes: &[Change]) -> bool {
+        changes.iter().any(|c| c.field != PRUNE)
+    }
+}
+
+/// Polls until a version is Available (one a crashed run made may still be Creating).
+pub async fn wait_available(cx: &Cx, bot_id: &str, version: &str) -> Result<(), ResourceError> {
+    wait_until(
+        &format!("bot version {version} to become Available"),
+        cx.timeout,
+        Backoff::default(),
+        "Lex is still making the version: run the same command again",
+        |state| {
+            cx.progress
+                .begin(ID, &format!("{KIND} {version}: waiting ({state})"))
+        },
+        || async move {
+            let v = cx
+                .lex
+                .describe_bot_version()
+                .bot_id(bot_id)
+                .bot_version(version)
+                .send()
+                .await
+                .map_err(ApiError::from)?;
+            let status = v.bot_status().map_or("unknown", |s| s.as_str()).to_string();
+            Ok::<_, ApiError>(match status.as_str() {
+                "Available" => Poll::Ready(()),
+                "Failed" | "Deleting" | "Inactive" => Poll::Failed(format!(
+                    "the version is {status}: {}",
+                    v.failure_reasons().join("; ")
+                )),
+                _ => Poll::Pending(status),
+            })
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Resource for BotVersion {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn name(&self) -> String {
+        format!("{} newest version", super::bot_name(&self.stack))
+    }
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![super::bot::ID, super::build::ID]
+    }
+    fn outputs_changed_by(&self, changes: &[Change]) -> Vec<&'static str> {
+        if Self::definition_changed(changes) {
+            vec!["version"]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The stack's definition (what the newest version must hold) and no versions to prune.
+    fn desired(&self, _cx: &Cx, _inputs: &Outputs) -> Props {
+        let Some(config) = &self.config else {
+            return Props::new();
+        };
+        let mut props: Props = desired_definition(config)
+            .into_iter()
+            .map(|(k, v)| (k, Prop::Known(v)))
+            .collect();
+        props.insert(PRUNE, Prop::Known(json!([])));
+        props
+    }
+
+    async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
+        let Some(bot) = find_bot(cx).await? else {
+            return Ok(None);
+        };
+        let all = versions(cx, &bot.id)
+            .await
+            .map_err(api("list", KIND, &self.name()))?;
+        let Some(newest) = all.last().copied() else {
+            return Ok(None);
+        };
+        let served: Vec<String> = aliases(cx, &bot.id)
+            .await
+            .map_err(api("list the aliases of", KIND, &self.name()))?
+            .into_iter()
+            .map(|a| a.2)
+            .collect();
+        let defined: Definition = read_definition(cx, &bot.id, &newest.to_string(), self.locale())
+            .await
+            .map_err(api("read", KIND, &self.name()))?
+            .map(|d| d.fields)
+            .unwrap_or_default();
+        let mut props = defined;
+        props.remove("slot (other)");
+        props.insert(PRUNE, json!(to_prune(&all, &served)));
+        Ok(Some(Live {
+            physical_id: bot.id,
+            props,
+            outputs: Self::outputs(newest),
+            owned: bot.owned,
+        }))
+    }
+
+    async fn create(
+        &self,
+        cx: &Cx,
+        inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let bot_id = inputs
+            .get("bot.id")
+            .cloned()
+            .ok_or_else(|| other("the bot does not exist yet; run `resetpw up` again"))?;
+        let number = self.create_version(cx, &bot_id).await?;
+        Ok(Self::outputs(number))
+    }
+
+    /// A new version when the definition differs, then the old ones pruned.
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        changes: &[Change],
+        _inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let bot_id = &live.physical_id;
+        let mut outputs = live.outputs.clone();
+        if Self::definition_changed(changes) {
+            let number = self.create_version(cx, bot_id).await?;
+            outputs = Self::outputs(number);
+        }
+        self.prune(cx, bot_id).await?;
+        Ok(outputs)
+    }
+
+    /// Every numbered version (the alias is deleted before).
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
+        let bot_id = &live.physical_id;
+        let all = versions(cx, bot_id)
+            .await
+            .map_err(api("list", KIND, &self.name()))?;
+        for v in all {
+            let result = cx
+                .lex
+                .delete_bot_version()
+                .bot_id(bot_id)
+                .bot_version(v.to_string())
+                .skip_resource_in_use_check(true)
+                .send()
+                .await;
+            tolerate(result, GONE).map_err(api("delete", KIND, &self.name()))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_three_newest_stay_and_served_ones_are_never_pruned() {
+        assert_eq!(to_prune(&[1, 2, 3], &[]), Vec::<u64>::new());
+        assert_eq!(to_prune(&[1, 2, 3, 4, 5], &["3".into()]), vec![1, 2]);
+        assert_eq!(to_prune(&[1, 2, 3, 4, 5], &["1".into()]), vec![2]);
+    }
+
+    #[test]
+    fn nothing_to_prune_is_an_empty_list() {
+        assert_eq!(json!(to_prune(&[], &[])), serde_json::Value::Array(vec![]));
+    }
+}
