@@ -28,7 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Package(args) => package(args),
-        Command::Up(_) | Command::Diff(_) | Command::Down(_) => {
+        Command::Up(_) | Command::Diff(_) | Command::Down(_) | Command::Outputs(_) => {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(run_async(&cli))
@@ -41,6 +41,7 @@ async fn run_async(cli: &Cli) -> anyhow::Result<u8> {
         Command::Up(args) => up(cli, args).await,
         Command::Diff(args) => diff(cli, args).await,
         Command::Down(args) => down(cli, args).await,
+        Command::Outputs(args) => crate::outputs::run(cli, args).await,
         _ => unreachable!("handled synchronously"),
     }
 }
@@ -82,20 +83,6 @@ fn sections(loaded: &Loaded) -> Vec<&'static str> {
     .collect()
 }
 
-/// Sections whose resources this version does not create yet are refused, never ignored.
-fn refuse_unsupported(loaded: &Loaded) -> Result<(), stack::StackError> {
-    let s = &loaded.stack;
-    for (name, present) in [("connect", s.connect.is_some())] {
-        if present {
-            return Err(loaded.error_at(
-                &[name],
-                format!("the `{name}` section is not supported yet by this version of resetpw: remove it (and keep it elsewhere) to manage the rest of the stack"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn progress_for(mode: ProgressMode) -> Arc<dyn Progress> {
     let bars = match mode {
         ProgressMode::Bars => true,
@@ -109,7 +96,7 @@ fn progress_for(mode: ProgressMode) -> Arc<dyn Progress> {
     }
 }
 
-async fn context(
+pub(crate) async fn context(
     cli: &Cli,
     loaded: &Loaded,
     secret_stdin: bool,
@@ -142,6 +129,7 @@ async fn context(
         lex: aws_sdk_lexmodelsv2::Client::new(&config),
         connect: aws_sdk_connect::Client::new(&config),
         secret,
+        release_phone_number: false,
         secret_source: secret_env
             .unwrap_or(stack::default_secret_env().as_str())
             .to_string(),
@@ -152,8 +140,8 @@ async fn context(
 
 async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let loaded = stack::load(&args.file.file)?;
-    refuse_unsupported(&loaded)?;
-    let cx = context(cli, &loaded, args.secret.secret_stdin, args.timeout).await?;
+    let mut cx = context(cli, &loaded, args.secret.secret_stdin, args.timeout).await?;
+    cx.release_phone_number = args.release_phone_number;
     let resources = resources::for_stack(&loaded);
     let plan = engine::plan_up(&cx, &resources)
         .await
@@ -161,6 +149,7 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     print!("{}", plan.render());
     if !plan.pending() {
         print_outputs(&plan.outputs);
+        crate::outputs::print_phone_line(&plan.outputs);
         return Ok(EXIT_OK);
     }
     let blockers = engine::blockers(&cx, &resources, &plan);
@@ -171,6 +160,7 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         Ok(outputs) => {
             println!("\nStack `{}` is up to date.", cx.stack);
             print_outputs(&outputs);
+            crate::outputs::print_phone_line(&outputs);
             Ok(EXIT_OK)
         }
         Err(errors) => Err(apply_failed("up", &errors)),
@@ -179,7 +169,6 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
 
 async fn diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<u8> {
     let loaded = stack::load(&args.file.file)?;
-    refuse_unsupported(&loaded)?;
     let cx = context(
         cli,
         &loaded,
@@ -204,16 +193,21 @@ async fn diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<u8> {
 
 async fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
     let loaded = stack::load(&args.file.file)?;
-    refuse_unsupported(&loaded)?;
     let interactive = std::io::stdin().is_terminal();
     if !args.yes && !interactive {
         bail!("refusing to delete without --yes: standard input is not a terminal, so resetpw cannot ask (nothing was deleted)");
     }
-    let cx = context(cli, &loaded, false, args.timeout).await?;
+    let mut cx = context(cli, &loaded, false, args.timeout).await?;
+    cx.release_phone_number = args.release_phone_number;
     let resources = resources::all(&cx.stack);
     let plan = engine::plan_down(&cx, &resources)
         .await
         .map_err(plan_failed(&loaded))?;
+    let blockers = engine::blockers(&cx, &resources, &plan);
+    if !blockers.is_empty() {
+        print!("{}", render_down(&plan));
+        bail!("{} (nothing was deleted)", blockers.join("; "));
+    }
     if !plan.pending() {
         print!("{}", render_down(&plan));
         println!(
@@ -267,7 +261,7 @@ fn confirm(stack: &str) -> anyhow::Result<bool> {
     Ok(answer.trim() == stack)
 }
 
-fn print_outputs(outputs: &Outputs) {
+pub(crate) fn print_outputs(outputs: &Outputs) {
     if outputs.is_empty() {
         return;
     }

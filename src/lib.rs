@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod outputs;
 pub mod package;
 pub mod progress;
 pub mod resources;
