@@ -11,7 +11,7 @@ use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError, Shown};
 use crate::resources::lex::alias;
 use crate::resources::{api, live_tags, other, tags_value, tolerate};
-use aws_sdk_connect::types::{ContactFlowState, ContactFlowStatus, ContactFlowType, QueueType};
+use aws_sdk_connect::types::{ContactFlowStatus, ContactFlowType, QueueType};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -285,17 +285,13 @@ impl Resource for Flow {
                     return c;
                 };
                 let changed = changed_actions(old, new);
-                let side = |pick: fn(&(String, Value, Value)) -> &Value| {
-                    Shown::Value(Value::Object(
-                        changed
-                            .iter()
-                            .map(|x| (x.0.clone(), pick(x).clone()))
-                            .collect(),
-                    ))
-                };
+                let old_side: serde_json::Map<String, Value> =
+                    changed.iter().map(|x| (x.0.clone(), x.1.clone())).collect();
+                let new_side: serde_json::Map<String, Value> =
+                    changed.iter().map(|x| (x.0.clone(), x.2.clone())).collect();
                 Change {
-                    old: side(|x| &x.1),
-                    new: side(|x| &x.2),
+                    old: Shown::Value(Value::Object(old_side)),
+                    new: Shown::Value(Value::Object(new_side)),
                     ..c
                 }
             })
@@ -467,7 +463,6 @@ impl Resource for Flow {
             .send()
             .await;
         tolerate(result, GONE).map_err(api("delete", KIND, &self.name()))?;
-        let _ = ContactFlowState::Active;
         Ok(())
     }
 }
