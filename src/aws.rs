@@ -35,6 +35,8 @@ pub struct Cx {
     pub secret: Option<SecretString>,
     /// Where the password is read from, for messages.
     pub secret_source: String,
+    /// The operator allowed releasing the stack's phone number (`--release-phone-number`).
+    pub release_phone_number: bool,
     /// Upper bound for waits on asynchronous AWS state.
     pub timeout: Duration,
     pub progress: Arc<dyn Progress>,

@@ -32,6 +32,8 @@ pub enum Command {
     Down(DownArgs),
     /// Check a stack file without calling AWS.
     Validate(FileArg),
+    /// Print the stack's outputs (phone number, ARNs, ids) from the live account; read-only.
+    Outputs(OutputsArgs),
     /// Print the stack file's JSON Schema.
     Schema,
     /// Build the fulfillment Lambda's deterministic deployment zip.
@@ -103,6 +105,10 @@ pub struct UpArgs {
     /// Longest wait for any resource to become ready, e.g. 30m.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30m")]
     pub timeout: Duration,
+    /// Allow replacing the stack's claimed phone number when the `phone_number` settings
+    /// changed (the old number is released and can never be claimed again).
+    #[arg(long)]
+    pub release_phone_number: bool,
 }
 
 #[derive(Args, Debug)]
@@ -131,6 +137,20 @@ pub struct DownArgs {
     /// Longest wait for any resource to go away, e.g. 45m.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "45m")]
     pub timeout: Duration,
+    /// Release the stack's claimed phone number (and delete an owned Connect instance, which
+    /// releases its numbers). Without it, `down` refuses and changes nothing: a released
+    /// number can never be claimed again.
+    #[arg(long)]
+    pub release_phone_number: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct OutputsArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(Args, Debug)]

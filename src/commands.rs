@@ -40,7 +40,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 .context("cannot write the man page to standard output")?;
             Ok(EXIT_OK)
         }
-        Command::Up(_) | Command::Diff(_) | Command::Down(_) | Command::Chat(_) => {
+        Command::Up(_)
+        | Command::Diff(_)
+        | Command::Down(_)
+        | Command::Chat(_)
+        | Command::Outputs(_) => {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             let result = runtime.block_on(run_async(&cli));
@@ -147,6 +151,7 @@ async fn run_async(cli: &Cli) -> anyhow::Result<u8> {
         Command::Diff(args) => diff(cli, args).await,
         Command::Down(args) => down(cli, args).await,
         Command::Chat(args) => crate::chat::run(cli, args).await,
+        Command::Outputs(args) => crate::outputs::run(cli, args).await,
         _ => unreachable!("handled synchronously"),
     }
 }
@@ -188,21 +193,7 @@ fn sections(loaded: &Loaded) -> Vec<&'static str> {
     .collect()
 }
 
-/// Sections whose resources this version does not create yet are refused, never ignored.
-fn refuse_unsupported(loaded: &Loaded) -> Result<(), stack::StackError> {
-    let s = &loaded.stack;
-    for (name, present) in [("connect", s.connect.is_some())] {
-        if present {
-            return Err(loaded.error_at(
-                &[name],
-                format!("the `{name}` section is not supported yet by this version of resetpw: remove it (and keep it elsewhere) to manage the rest of the stack"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn progress_for(mode: ProgressMode) -> Arc<dyn Progress> {
+pub(crate) fn progress_for(mode: ProgressMode) -> Arc<dyn Progress> {
     let bars = match mode {
         ProgressMode::Bars => true,
         ProgressMode::Plain => false,
@@ -295,7 +286,7 @@ impl Report {
     }
 }
 
-async fn context(
+pub(crate) async fn context(
     cli: &Cli,
     loaded: &Loaded,
     secret_stdin: bool,
@@ -329,6 +320,7 @@ async fn context(
         lex: aws_sdk_lexmodelsv2::Client::new(&config),
         connect: aws_sdk_connect::Client::new(&config),
         secret,
+        release_phone_number: false,
         secret_source: secret_env
             .unwrap_or(stack::default_secret_env().as_str())
             .to_string(),
@@ -339,9 +331,8 @@ async fn context(
 
 async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let loaded = stack::load(&args.file.file)?;
-    refuse_unsupported(&loaded)?;
     let report = Report::new(cli, args.apply.output);
-    let cx = context(
+    let mut cx = context(
         cli,
         &loaded,
         args.secret.secret_stdin,
@@ -349,6 +340,7 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         report.progress.clone(),
     )
     .await?;
+    cx.release_phone_number = args.release_phone_number;
     let resources = resources::for_stack(&loaded);
     let plan = engine::plan_up(&cx, &resources)
         .await
@@ -357,6 +349,9 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     if !plan.pending() {
         print_outputs(&report, &plan.outputs);
         report.summary("up", &plan, &plan.outputs);
+        if report.json.is_none() {
+            crate::outputs::print_phone_line(&plan.outputs);
+        }
         return Ok(EXIT_OK);
     }
     let blockers = engine::blockers(&cx, &resources, &plan);
@@ -382,6 +377,9 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
             report.say(&format!("\nStack `{}` is up to date.", cx.stack));
             print_outputs(&report, &outputs);
             report.summary("up", &plan, &outputs);
+            if report.json.is_none() {
+                crate::outputs::print_phone_line(&outputs);
+            }
             Ok(EXIT_OK)
         }
         Err(errors) => Err(apply_failed("up", &errors)),
@@ -390,7 +388,6 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
 
 async fn diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<u8> {
     let loaded = stack::load(&args.file.file)?;
-    refuse_unsupported(&loaded)?;
     let cx = context(
         cli,
         &loaded,
@@ -416,17 +413,22 @@ async fn diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<u8> {
 
 async fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
     let loaded = stack::load(&args.file.file)?;
-    refuse_unsupported(&loaded)?;
     let interactive = std::io::stdin().is_terminal();
     if !args.yes && !interactive {
         bail!("refusing to delete without --yes: standard input is not a terminal, so resetpw cannot ask (nothing was deleted)");
     }
     let report = Report::new(cli, args.apply.output);
-    let cx = context(cli, &loaded, false, args.timeout, report.progress.clone()).await?;
+    let mut cx = context(cli, &loaded, false, args.timeout, report.progress.clone()).await?;
+    cx.release_phone_number = args.release_phone_number;
     let resources = resources::all(&cx.stack);
     let plan = engine::plan_down(&cx, &resources)
         .await
         .map_err(plan_failed(&loaded))?;
+    let blockers = engine::blockers(&cx, &resources, &plan);
+    if !blockers.is_empty() {
+        report.plan(&plan, &render_down(&plan));
+        bail!("{} (nothing was deleted)", blockers.join("; "));
+    }
     report.plan(&plan, &render_down(&plan));
     if !plan.pending() {
         report.say(&format!(

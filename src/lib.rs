@@ -7,6 +7,7 @@ pub mod chat;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod outputs;
 pub mod package;
 pub mod progress;
 pub mod resources;

@@ -538,13 +538,13 @@ async fn up_converges_under_twenty_percent_throttling() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sections_not_supported_yet_are_refused_before_any_call() {
+async fn a_connect_section_without_a_bot_is_refused_before_any_call() {
     let case = Case::new("unsup");
     let file = case.write_stack("connect:\n  instance_alias: corp-helpdesk\n");
     let out = case.run(&["up", "-f", path_str(&file)], 1);
     let e = stderr(&out);
     assert!(
-        e.contains("connect: the `connect` section is not supported yet"),
+        e.contains("connect: the contact flow hands callers to the bot"),
         "{e}"
     );
     assert!(e.contains(&format!("{}.yaml:12:1", case.stack)), "{e}");

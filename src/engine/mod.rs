@@ -5,7 +5,9 @@ mod dag;
 mod plan;
 
 pub use dag::run_dag;
-pub use plan::{apply_down, apply_up, blockers, plan_down, plan_up, Action, Plan, Step};
+pub use plan::{
+    apply_down, apply_up, blockers, live_outputs, plan_down, plan_up, Action, Plan, Step,
+};
 
 use crate::aws::{ApiError, Cx};
 use async_trait::async_trait;
@@ -183,9 +185,16 @@ pub trait Resource: Send + Sync {
     ) -> Result<BTreeMap<String, String>, ResourceError>;
     /// Deletes it; "already gone" is success.
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError>;
-    /// Why this run cannot apply the planned action (e.g. a value it was not given), checked
-    /// for every step before anything changes; `None` when it can.
-    fn apply_blocker(&self, _cx: &Cx, _action: Action, _changes: &[Change]) -> Option<String> {
+    /// Why this run cannot apply the planned action (e.g. a value it was not given, or a
+    /// deletion that needs the operator's explicit flag), checked for every step of `up` and
+    /// `down` before anything changes; `None` when it can.
+    fn apply_blocker(
+        &self,
+        _cx: &Cx,
+        _action: Action,
+        _changes: &[Change],
+        _live: Option<&Live>,
+    ) -> Option<String> {
         None
     }
     /// Remarks for the plan (e.g. a value that could not be compared).

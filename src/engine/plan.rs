@@ -359,12 +359,27 @@ pub async fn plan_down(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceE
     })
 }
 
+/// The outputs of every owned resource that exists, read from the live account (nothing is
+/// changed, no preflight runs): what `resetpw outputs` prints.
+pub async fn live_outputs(cx: &Cx, resources: &Resources) -> Result<Outputs, ResourceError> {
+    let observed = observe_all(cx, resources).await?;
+    let mut outputs = Outputs::new();
+    for (id, live) in observed {
+        if let Some(l) = live.filter(|l| l.owned) {
+            outputs.extend(namespaced(id, &l.outputs));
+        }
+    }
+    Ok(outputs)
+}
+
 /// What stops this run from applying the plan, from every resource with a pending action.
 pub fn blockers(cx: &Cx, resources: &Resources, plan: &Plan) -> Vec<String> {
     plan.steps
         .iter()
         .filter(|s| s.action != Action::None)
-        .filter_map(|s| find(resources, s.id).apply_blocker(cx, s.action, &s.changes))
+        .filter_map(|s| {
+            find(resources, s.id).apply_blocker(cx, s.action, &s.changes, s.live.as_ref())
+        })
         .collect()
 }
 

@@ -1,6 +1,7 @@
 //! The AWS resources of a stack: a folder per AWS service, one file per resource kind, each
 //! with the same verbs. This file holds what every service shares (errors, tags, tolerated codes).
 
+pub mod connect;
 pub mod dynamodb;
 pub mod ec2;
 pub mod iam;
@@ -39,6 +40,9 @@ pub fn for_stack(loaded: &Loaded) -> Vec<Box<dyn Resource>> {
     if let Some(b) = &stack.bot {
         list.extend(bot(name, Some(b)));
     }
+    if let Some(c) = &stack.connect {
+        list.extend(connect(name, Some(c)));
+    }
     list
 }
 
@@ -49,6 +53,43 @@ pub fn all(stack: &str) -> Vec<Box<dyn Resource>> {
     list.extend(ec2::network::all(stack));
     list.extend(fulfillment(stack, None, None));
     list.extend(bot(stack, None));
+    list.extend(connect(stack, None));
+    list
+}
+
+/// The `connect` section's resources (see `connect/mod.rs`): the instance when the stack
+/// creates it (none when it names an existing `instance_id`), the bot association, the flow and
+/// the phone number. For `down` (no section) each is found by tags or name in any instance.
+fn connect(stack: &str, config: Option<&crate::stack::Connect>) -> Vec<Box<dyn Resource>> {
+    use connect::{association, flow, instance, phone_number, Placement};
+    let placement = Placement::of(config);
+    let mut list: Vec<Box<dyn Resource>> = Vec::new();
+    match &placement {
+        Placement::Owned(alias) => list.push(Box::new(instance::Instance::new(stack, Some(alias)))),
+        Placement::Any => list.push(Box::new(instance::Instance::new(stack, None))),
+        Placement::Existing(_) => {}
+    }
+    list.push(Box::new(association::Association::new(
+        stack,
+        placement.clone(),
+    )));
+    list.push(Box::new(flow::Flow::new(
+        stack,
+        placement.clone(),
+        config.map(|c| flow::Config {
+            greeting: c.greeting.clone(),
+            agent_queue: c.agent_queue.clone(),
+        }),
+    )));
+    list.push(Box::new(phone_number::PhoneNumber::new(
+        stack,
+        placement,
+        config.map(|c| phone_number::Config {
+            country_code: c.phone_number.country_code.clone(),
+            number_type: c.phone_number.number_type.clone(),
+            prefix: c.phone_number.prefix.clone(),
+        }),
+    )));
     list
 }
 

@@ -129,17 +129,53 @@ pub fn check(loaded: &Loaded) -> Result<(), StackError> {
         }
     }
     if let Some(c) = &s.connect {
-        let alias_ok = (1..=45).contains(&c.instance_alias.len())
-            && c.instance_alias
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-            && !c.instance_alias.starts_with('-')
-            && !c.instance_alias.starts_with("d-");
-        if !alias_ok {
+        if s.bot.is_none() {
             return Err(loaded.error_at(
-                &["connect", "instance_alias"],
-                "use 1-45 letters, digits and hyphens, not starting with a hyphen or `d-` (example: `instance_alias: corp-helpdesk`)",
+                &["connect"],
+                "the contact flow hands callers to the bot: add the `bot` section (example: `bot: {locale: en_US}`)",
             ));
+        }
+        match (&c.instance_alias, &c.instance_id) {
+            (Some(_), Some(_)) => {
+                return Err(loaded.error_at(
+                    &["connect", "instance_id"],
+                    "give either `instance_alias` (resetpw creates and owns the instance) or `instance_id` (an existing instance resetpw never changes), not both",
+                ))
+            }
+            (None, None) => {
+                return Err(loaded.error_at(
+                    &["connect"],
+                    "name the instance: `instance_alias: corp-helpdesk` to create one, or `instance_id: <id of an existing instance>`",
+                ))
+            }
+            _ => {}
+        }
+        if let Some(alias) = &c.instance_alias {
+            let alias_ok = (1..=45).contains(&alias.len())
+                && alias
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+                && !alias.starts_with('-')
+                && !alias.starts_with("d-");
+            if !alias_ok {
+                return Err(loaded.error_at(
+                    &["connect", "instance_alias"],
+                    "use 1-45 letters, digits and hyphens, not starting with a hyphen or `d-` (example: `instance_alias: corp-helpdesk`)",
+                ));
+            }
+        }
+        if let Some(id) = &c.instance_id {
+            let id_ok = (1..=100).contains(&id.len())
+                && id.chars().all(|ch| ch.is_ascii_hexdigit() || ch == '-');
+            if !id_ok {
+                return Err(loaded.error_at(
+                    &["connect", "instance_id"],
+                    "an instance id is the UUID at the end of the instance ARN (example: `instance_id: 12345678-aaaa-bbbb-cccc-123456789012`)",
+                ));
+            }
+        }
+        if c.greeting.trim().is_empty() {
+            return Err(loaded.error_at(&["connect", "greeting"], "the greeting can't be empty"));
         }
         if !matches!(c.phone_number.number_type.as_str(), "DID" | "TOLL_FREE") {
             return Err(loaded.error_at(

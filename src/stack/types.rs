@@ -576,8 +576,15 @@ fn default_utterances() -> Vec<String> {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Connect {
-    /// Instance alias (forms the access URL; unique across AWS).
-    pub instance_alias: String,
+    /// Alias of the instance resetpw creates and owns (forms the access URL; unique across
+    /// AWS). Give this or `instance_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_alias: Option<String>,
+    /// Id of an existing instance to deploy into instead (the last part of its ARN): resetpw
+    /// never creates, changes or deletes it, only the flow, the number and the bot association
+    /// in it. Give this or `instance_alias`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     /// The number callers dial.
     #[serde(default)]
     pub phone_number: PhoneNumberSpec,

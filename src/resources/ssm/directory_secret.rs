@@ -153,7 +153,13 @@ impl Resource for DirectorySecret {
     }
 
     /// Writing the ciphertext needs the password; changing only tags does not.
-    fn apply_blocker(&self, cx: &Cx, action: Action, changes: &[Change]) -> Option<String> {
+    fn apply_blocker(
+        &self,
+        cx: &Cx,
+        action: Action,
+        changes: &[Change],
+        _live: Option<&Live>,
+    ) -> Option<String> {
         let writes = match action {
             Action::Create | Action::Replace => true,
             Action::Update => changes

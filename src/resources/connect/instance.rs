@@ -1,0 +1,303 @@
+//! The Connect instance the stack creates (`instance_alias`): identity management
+//! CONNECT_MANAGED, inbound calls on, outbound off, the tags; waited for until ACTIVE. An
+//! instance named by `instance_id` is not this resource: resetpw never creates, changes or
+//! deletes it. Deleting an owned instance releases its phone numbers, so `down` refuses it
+//! without `--release-phone-number` while it has any.
+
+use super::{describe_instance, instances, tag_map, tags_of, FoundInstance, GONE};
+use crate::aws::{ApiError, Cx};
+use crate::engine::{Action, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::resources::{api, live_tags, tags_value, tolerate};
+use crate::wait::{wait_until, Backoff, Poll};
+use async_trait::async_trait;
+use aws_sdk_connect::types::DirectoryType;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub const ID: &str = "connect-instance";
+const KIND: &str = "connect-instance";
+
+pub struct Instance {
+    stack: String,
+    /// `None` for `down`: the instance carrying the stack's tag, whatever its alias.
+    alias: Option<String>,
+}
+
+impl Instance {
+    pub fn new(stack: &str, alias: Option<&str>) -> Self {
+        Instance {
+            stack: stack.into(),
+            alias: alias.map(str::to_string),
+        }
+    }
+
+    fn outputs(i: &FoundInstance) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("id".to_string(), i.id.clone()),
+            ("arn".to_string(), i.arn.clone()),
+        ])
+    }
+
+    /// The claimed numbers in an instance (all of them are released with it).
+    async fn numbers_in(cx: &Cx, arn: &str) -> Result<Vec<String>, ApiError> {
+        let mut out = Vec::new();
+        let mut pages = cx
+            .connect
+            .list_phone_numbers_v2()
+            .target_arn(arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for n in page?.list_phone_numbers_summary_list() {
+                out.push(n.phone_number().unwrap_or_default().to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn wait(&self, cx: &Cx, id: &str, gone: bool) -> Result<(), ResourceError> {
+        let line = format!("{KIND} {}", self.name());
+        let what = if gone {
+            "the Connect instance to be deleted"
+        } else {
+            "the Connect instance to become ACTIVE"
+        };
+        wait_until(
+            what,
+            cx.timeout,
+            Backoff::default(),
+            "Connect is still working on the instance: run the same command again, with a longer --timeout if needed",
+            |state| cx.progress.begin(ID, &format!("{line}: waiting ({state})")),
+            || async move {
+                let found = tolerate(cx.connect.describe_instance().instance_id(id).send().await, GONE)?;
+                let instance = found.as_ref().and_then(|o| o.instance());
+                let status = instance.and_then(|i| i.instance_status()).map(|s| s.as_str().to_string());
+                Ok::<_, ApiError>(match (status.as_deref(), gone) {
+                    (None, true) => Poll::Ready(()),
+                    (Some("ACTIVE"), false) => Poll::Ready(()),
+                    (Some("CREATION_FAILED"), false) => Poll::Failed(format!(
+                        "CREATION_FAILED: {} (Connect keeps a failed instance visible for 24 hours; `resetpw down --release-phone-number` removes it)",
+                        instance
+                            .and_then(|i| i.status_reason())
+                            .and_then(|r| r.message())
+                            .unwrap_or("no reason given")
+                    )),
+                    (None, false) => Poll::Failed("it disappeared".into()),
+                    (Some(s), _) => Poll::Pending(s.to_string()),
+                })
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for Instance {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn name(&self) -> String {
+        self.alias
+            .clone()
+            .unwrap_or_else(|| format!("(tagged resetpw:stack={})", self.stack))
+    }
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["identity_management"]
+    }
+
+    fn desired(&self, cx: &Cx, _inputs: &Outputs) -> Props {
+        Props::from([
+            ("identity_management", Prop::Known(json!("CONNECT_MANAGED"))),
+            ("inbound_calls", Prop::Known(json!(true))),
+            ("outbound_calls", Prop::Known(json!(false))),
+            ("tags", Prop::Known(tags_value(&cx.tags_for(ID)))),
+        ])
+    }
+
+    async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
+        let all = instances(cx)
+            .await
+            .map_err(api("list", KIND, &self.name()))?;
+        let mut found = None;
+        for i in all {
+            if self.alias.as_ref().is_some_and(|a| *a != i.alias) {
+                continue;
+            }
+            let tags = tags_of(cx, &i.arn)
+                .await
+                .map_err(api("read tags of", KIND, &i.alias))?;
+            if self.alias.is_some() || cx.owns(&tags) {
+                found = Some((i, tags));
+                break;
+            }
+        }
+        let Some((i, tags)) = found else {
+            return Ok(None);
+        };
+        let described = cx
+            .connect
+            .describe_instance()
+            .instance_id(&i.id)
+            .send()
+            .await
+            .map_err(api("read", KIND, &i.alias))?;
+        let d = described.instance();
+        let numbers = Self::numbers_in(cx, &i.arn).await.map_err(api(
+            "list the phone numbers of",
+            KIND,
+            &i.alias,
+        ))?;
+        Ok(Some(Live {
+            physical_id: i.id.clone(),
+            props: BTreeMap::from([
+                (
+                    "identity_management",
+                    json!(d
+                        .and_then(|d| d.identity_management_type())
+                        .map(|t| t.as_str())),
+                ),
+                (
+                    "inbound_calls",
+                    json!(d.and_then(|d| d.inbound_calls_enabled())),
+                ),
+                (
+                    "outbound_calls",
+                    json!(d.and_then(|d| d.outbound_calls_enabled())),
+                ),
+                ("tags", tags_value(&tags)),
+                ("status", json!(i.status)),
+                ("phone_numbers", json!(numbers)),
+            ]),
+            outputs: Self::outputs(&i),
+            owned: cx.owns(&tags),
+        }))
+    }
+
+    async fn create(
+        &self,
+        cx: &Cx,
+        _inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let alias = self.name();
+        // The alias makes the client token: a retried create after a crash is the same request.
+        let token = format!("resetpw-{}-{alias}", self.stack);
+        let result = cx
+            .connect
+            .create_instance()
+            .identity_management_type(DirectoryType::ConnectManaged)
+            .instance_alias(&alias)
+            .inbound_calls_enabled(true)
+            .outbound_calls_enabled(false)
+            .client_token(&token[..token.len().min(500)])
+            .set_tags(Some(tag_map(cx.tags_for(ID))))
+            .send()
+            .await;
+        let id = match result {
+            Ok(out) => out.id().unwrap_or_default().to_string(),
+            Err(e) => {
+                let e = ApiError::from(e);
+                if !(e.is("ResourceConflictException") || e.is("DuplicateResourceException")) {
+                    return Err(ResourceError::Api {
+                        verb: "create",
+                        kind: KIND,
+                        name: alias,
+                        source: e,
+                    });
+                }
+                // Made since the plan (a crashed run's create): ours only with our tag.
+                match self.observe(cx).await? {
+                    Some(live) if live.owned => live.physical_id,
+                    _ => {
+                        return Err(ResourceError::NotOwned {
+                            kind: KIND,
+                            name: alias,
+                            stack: cx.stack.clone(),
+                        })
+                    }
+                }
+            }
+        };
+        self.wait(cx, &id, false).await?;
+        let found = describe_instance(cx, &id)
+            .await
+            .map_err(api("read", KIND, &alias))?
+            .ok_or_else(|| crate::resources::other("the new instance cannot be read"))?;
+        Ok(Self::outputs(&found))
+    }
+
+    /// An owned instance still creating (a crashed run) is waited for; tags are retagged. The
+    /// other settings can't change in place and are marked for replacement.
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        changes: &[Change],
+        _inputs: &Outputs,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        if changes.iter().any(|c| c.field == "tags") {
+            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
+            super::retag(cx, &arn, &cx.tags_for(ID), &live_tags(live))
+                .await
+                .map_err(api("tag", KIND, &self.name()))?;
+        }
+        Ok(live.outputs.clone())
+    }
+
+    async fn diff(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        inputs: &Outputs,
+    ) -> Result<Vec<Change>, ResourceError> {
+        if live.props.get("status") == Some(&json!("CREATION_IN_PROGRESS")) {
+            self.wait(cx, &live.physical_id, false).await?;
+        }
+        let mut changes = crate::engine::diff_props(&self.desired(cx, inputs), &live.props, &[]);
+        for c in &mut changes {
+            // Inbound/outbound and identity management are fixed at creation here.
+            c.replace = c.field != "tags";
+        }
+        Ok(changes)
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
+        let result = cx
+            .connect
+            .delete_instance()
+            .instance_id(&live.physical_id)
+            .send()
+            .await;
+        tolerate(result, GONE).map_err(api("delete", KIND, &self.name()))?;
+        self.wait(cx, &live.physical_id, true).await
+    }
+
+    fn apply_blocker(
+        &self,
+        cx: &Cx,
+        action: Action,
+        _changes: &[Change],
+        live: Option<&Live>,
+    ) -> Option<String> {
+        if cx.release_phone_number || !matches!(action, Action::Delete | Action::Replace) {
+            return None;
+        }
+        let numbers: Vec<String> = live?
+            .props
+            .get("phone_numbers")?
+            .as_array()?
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect();
+        (!numbers.is_empty()).then(|| {
+            format!(
+                "deleting Connect instance `{}` would release its phone number(s) {}, which can never be claimed again: pass --release-phone-number to do it anyway",
+                self.name(),
+                numbers.join(", ")
+            )
+        })
+    }
+}

@@ -1,0 +1,468 @@
+//! Amazon Connect: the instance (created, or an existing one named by `instance_id`), the bot
+//! association, the password-reset contact flow and the claimed phone number. This file holds
+//! what they share: where the instance is, the flow generator and its local checker, tags.
+
+pub mod association;
+pub mod flow;
+pub mod instance;
+pub mod phone_number;
+
+use crate::aws::{ApiError, Cx};
+use crate::engine::ResourceError;
+use crate::resources::{api, tolerate};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// What Connect answers for something that is not there.
+pub const GONE: &[&str] = &["ResourceNotFoundException"];
+/// The intent the bot fulfils (the bot section's `ResetPW`).
+pub const INTENT: &str = "ResetPW";
+/// The session attribute the fulfillment Lambda sets to `fulfilled` after a reset.
+pub const OUTCOME_ATTRIBUTE: &str = "$.Lex.SessionAttributes.ResetOutcome";
+/// Connect's limit on actions in one flow.
+pub const MAX_ACTIONS: usize = 250;
+
+/// Where the stack's instance is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placement {
+    /// Created and owned by the stack, found by this alias.
+    Owned(String),
+    /// An existing instance named by `instance_id`: never created, changed or deleted.
+    Existing(String),
+    /// `down` without knowing the stack file: any instance holding the stack's resources.
+    Any,
+}
+
+impl Placement {
+    pub fn of(connect: Option<&crate::stack::Connect>) -> Placement {
+        match connect {
+            Some(c) => match (&c.instance_id, &c.instance_alias) {
+                (Some(id), _) => Placement::Existing(id.clone()),
+                (None, Some(alias)) => Placement::Owned(alias.clone()),
+                (None, None) => Placement::Any,
+            },
+            None => Placement::Any,
+        }
+    }
+}
+
+/// An instance as resetpw sees it.
+#[derive(Debug, Clone)]
+pub struct FoundInstance {
+    pub id: String,
+    pub arn: String,
+    pub alias: String,
+    pub status: String,
+}
+
+/// Every instance of the account (at most a few: the default quota is 2).
+pub async fn instances(cx: &Cx) -> Result<Vec<FoundInstance>, ApiError> {
+    let mut out = Vec::new();
+    let mut pages = cx.connect.list_instances().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for i in page?.instance_summary_list() {
+            out.push(FoundInstance {
+                id: i.id().unwrap_or_default().into(),
+                arn: i.arn().unwrap_or_default().into(),
+                alias: i.instance_alias().unwrap_or_default().into(),
+                status: i.instance_status().map_or("", |s| s.as_str()).into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One instance by id; `None` when it does not exist.
+pub async fn describe_instance(cx: &Cx, id: &str) -> Result<Option<FoundInstance>, ApiError> {
+    let found = tolerate(
+        cx.connect.describe_instance().instance_id(id).send().await,
+        GONE,
+    )?;
+    Ok(found.and_then(|o| {
+        o.instance().map(|i| FoundInstance {
+            id: i.id().unwrap_or_default().into(),
+            arn: i.arn().unwrap_or_default().into(),
+            alias: i.instance_alias().unwrap_or_default().into(),
+            status: i.instance_status().map_or("", |s| s.as_str()).into(),
+        })
+    }))
+}
+
+/// The instances the stack's flow, number and association can be in: the existing one, the
+/// owned one (by alias), or for `down` every ACTIVE instance.
+pub async fn candidate_instances(
+    cx: &Cx,
+    placement: &Placement,
+) -> Result<Vec<FoundInstance>, ResourceError> {
+    let found = match placement {
+        Placement::Existing(id) => describe_instance(cx, id)
+            .await
+            .map_err(api("read", "connect-instance", id))?
+            .into_iter()
+            .collect(),
+        Placement::Owned(alias) => instances(cx)
+            .await
+            .map_err(api("list", "connect-instance", alias))?
+            .into_iter()
+            .filter(|i| &i.alias == alias)
+            .collect(),
+        Placement::Any => instances(cx)
+            .await
+            .map_err(api("list", "connect-instance", "(all)"))?,
+    };
+    Ok(found.into_iter().filter(|i| i.status == "ACTIVE").collect())
+}
+
+/// The instance the stack deploys into, when it exists and is ACTIVE.
+pub async fn target_instance(
+    cx: &Cx,
+    placement: &Placement,
+) -> Result<Option<FoundInstance>, ResourceError> {
+    if let Placement::Existing(id) = placement {
+        let found = describe_instance(cx, id)
+            .await
+            .map_err(api("read", "connect-instance", id))?;
+        return match found {
+            Some(i) if i.status == "ACTIVE" => Ok(Some(i)),
+            Some(i) => Err(ResourceError::Stack {
+                path: vec!["connect".into(), "instance_id".into()],
+                message: format!("instance `{id}` is {}, not ACTIVE", i.status),
+            }),
+            None => Err(ResourceError::Stack {
+                path: vec!["connect".into(), "instance_id".into()],
+                message: format!("no Amazon Connect instance `{id}` in {}: check the id (the last part of the instance ARN)", cx.region),
+            }),
+        };
+    }
+    Ok(candidate_instances(cx, placement).await?.into_iter().next())
+}
+
+/// Tags of a Connect ARN.
+pub async fn tags_of(cx: &Cx, arn: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let out = tolerate(
+        cx.connect
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await,
+        GONE,
+    )?;
+    Ok(out
+        .and_then(|o| o.tags().cloned())
+        .map(|t| t.into_iter().collect())
+        .unwrap_or_default())
+}
+
+pub fn tag_map(tags: BTreeMap<String, String>) -> HashMap<String, String> {
+    tags.into_iter().collect()
+}
+
+/// Sets and removes tags on a Connect ARN to go from `live` to `desired`.
+pub async fn retag(
+    cx: &Cx,
+    arn: &str,
+    desired: &BTreeMap<String, String>,
+    live: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    let (set, remove) = crate::resources::tag_delta(desired, live);
+    if !set.is_empty() {
+        cx.connect
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tag_map(set)))
+            .send()
+            .await?;
+    }
+    if !remove.is_empty() {
+        cx.connect
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+/// What the flow says and where it sends callers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowInputs {
+    pub greeting: String,
+    pub alias_arn: String,
+    pub queue_arn: String,
+}
+
+fn message(id: &str, text: &str, next: &str) -> Value {
+    json!({"Identifier": id, "Type": "MessageParticipant", "Parameters": {"Text": text},
+           "Transitions": {"NextAction": next,
+                           "Errors": [{"ErrorType": "NoMatchingError", "NextAction": next}]}})
+}
+
+/// The password-reset flow: greeting → the bot (with the caller's number and the contact id as
+/// session attributes) → on ResetPW, `fulfilled` → goodbye; anything else (another intent, a
+/// timeout, an error, another outcome) → the agent queue → at capacity or on error, "call back
+/// later". Every path ends in a disconnect.
+pub fn flow_content(f: &FlowInputs) -> Value {
+    json!({
+        "Version": "2019-10-30",
+        "StartAction": "greeting",
+        "Metadata": {},
+        "Actions": [
+            message("greeting", &f.greeting, "reset-bot"),
+            {"Identifier": "reset-bot", "Type": "ConnectParticipantWithLexBot",
+             "Parameters": {"Text": "How can I help you today?",
+                            "LexV2Bot": {"AliasArn": f.alias_arn},
+                            "LexSessionAttributes": {"CallerNumber": "$.CustomerEndpoint.Address",
+                                                     "ContactId": "$.ContactId"}},
+             "Transitions": {"NextAction": "set-queue",
+                 "Conditions": [{"NextAction": "check-outcome",
+                                 "Condition": {"Operator": "Equals", "Operands": [INTENT]}}],
+                 "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "set-queue"},
+                            {"ErrorType": "InputTimeLimitExceeded", "NextAction": "set-queue"},
+                            {"ErrorType": "NoMatchingError", "NextAction": "set-queue"}]}},
+            {"Identifier": "check-outcome", "Type": "Compare",
+             "Parameters": {"ComparisonValue": OUTCOME_ATTRIBUTE},
+             "Transitions": {"NextAction": "set-queue",
+                 "Conditions": [{"NextAction": "goodbye",
+                                 "Condition": {"Operator": "Equals", "Operands": ["fulfilled"]}}],
+                 "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "set-queue"}]}},
+            message("goodbye", "Your new password is on its way to the phone number on record. Goodbye.", "disconnect"),
+            {"Identifier": "set-queue", "Type": "UpdateContactTargetQueue",
+             "Parameters": {"QueueId": f.queue_arn},
+             "Transitions": {"NextAction": "to-queue",
+                 "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "call-back-later"}]}},
+            {"Identifier": "to-queue", "Type": "TransferContactToQueue", "Parameters": {},
+             "Transitions": {"NextAction": "call-back-later",
+                 "Errors": [{"ErrorType": "QueueAtCapacity", "NextAction": "call-back-later"},
+                            {"ErrorType": "NoMatchingError", "NextAction": "call-back-later"}]}},
+            message("call-back-later", "Sorry, no one can take your call right now. Please call back later.", "disconnect"),
+            {"Identifier": "disconnect", "Type": "DisconnectParticipant", "Parameters": {},
+             "Transitions": {}}
+        ]
+    })
+}
+
+/// The errors each non-terminal action type of the generated flow must branch on.
+fn required_errors(action_type: &str) -> Option<&'static [&'static str]> {
+    Some(match action_type {
+        "MessageParticipant" | "UpdateContactTargetQueue" => &["NoMatchingError"],
+        "ConnectParticipantWithLexBot" => &[
+            "NoMatchingError",
+            "NoMatchingCondition",
+            "InputTimeLimitExceeded",
+        ],
+        "Compare" => &["NoMatchingCondition"],
+        "TransferContactToQueue" => &["QueueAtCapacity", "NoMatchingError"],
+        "DisconnectParticipant" => &[],
+        _ => return None,
+    })
+}
+
+/// Checks a flow before any call: identifiers valid and unique, StartAction and every
+/// NextAction exist, known types with their error branches, at most 250 actions. Returns the
+/// problems, empty when it is fine.
+pub fn check_flow(flow: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let actions = flow["Actions"].as_array().cloned().unwrap_or_default();
+    if actions.is_empty() {
+        problems.push("the flow has no actions".to_string());
+    }
+    if actions.len() > MAX_ACTIONS {
+        problems.push(format!(
+            "the flow has {} actions; Connect allows {MAX_ACTIONS}",
+            actions.len()
+        ));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for a in &actions {
+        let id = a["Identifier"].as_str().unwrap_or_default();
+        let valid = !id.is_empty()
+            && id.len() <= 50
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            problems.push(format!(
+                "action identifier `{id}` is not valid (1-50 letters, digits, `-`, `_`)"
+            ));
+        }
+        if !ids.insert(id.to_string()) {
+            problems.push(format!("action identifier `{id}` is used twice"));
+        }
+    }
+    let exists = |target: &Value| target.as_str().is_some_and(|t| ids.contains(t));
+    if !exists(&flow["StartAction"]) {
+        problems.push(format!(
+            "StartAction `{}` is not an action of the flow",
+            flow["StartAction"].as_str().unwrap_or_default()
+        ));
+    }
+    for a in &actions {
+        let id = a["Identifier"].as_str().unwrap_or_default();
+        let kind = a["Type"].as_str().unwrap_or_default();
+        let t = &a["Transitions"];
+        let Some(required) = required_errors(kind) else {
+            problems.push(format!("action `{id}` has an unknown type `{kind}`"));
+            continue;
+        };
+        if kind == "DisconnectParticipant" {
+            continue;
+        }
+        let mut targets: Vec<&Value> = vec![&t["NextAction"]];
+        for c in t["Conditions"].as_array().into_iter().flatten() {
+            targets.push(&c["NextAction"]);
+        }
+        let errors = t["Errors"].as_array().cloned().unwrap_or_default();
+        for e in &errors {
+            targets.push(&e["NextAction"]);
+        }
+        for target in targets {
+            if !exists(target) {
+                problems.push(format!(
+                    "action `{id}` goes to `{}`, which is not an action of the flow",
+                    target.as_str().unwrap_or_default()
+                ));
+            }
+        }
+        for r in required {
+            if !errors.iter().any(|e| e["ErrorType"] == *r) {
+                problems.push(format!("action `{id}` has no branch for the error {r}"));
+            }
+        }
+    }
+    problems
+}
+
+/// The actions whose content differs between two flows, by identifier: `(id, old, new)`, with
+/// `Value::Null` for an action that is only on one side. Key order and whitespace don't count.
+pub fn changed_actions(old: &Value, new: &Value) -> Vec<(String, Value, Value)> {
+    let by_id = |flow: &Value| -> BTreeMap<String, Value> {
+        flow["Actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                (
+                    a["Identifier"].as_str().unwrap_or_default().to_string(),
+                    a.clone(),
+                )
+            })
+            .collect()
+    };
+    let (old_actions, new_actions) = (by_id(old), by_id(new));
+    let mut ids: Vec<&String> = old_actions.keys().chain(new_actions.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut out: Vec<(String, Value, Value)> = ids
+        .into_iter()
+        .filter(|id| old_actions.get(*id) != new_actions.get(*id))
+        .map(|id| {
+            (
+                id.clone(),
+                old_actions.get(id).cloned().unwrap_or(Value::Null),
+                new_actions.get(id).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    if old["StartAction"] != new["StartAction"] {
+        out.push((
+            "StartAction".into(),
+            old["StartAction"].clone(),
+            new["StartAction"].clone(),
+        ));
+    }
+    out
+}
+
+/// Did-you-mean: the names closest to `wanted` (by edit distance, at most a third of it).
+pub fn closest<'a>(wanted: &str, names: &'a [String]) -> Option<&'a String> {
+    let limit = (wanted.chars().count() / 3).max(2);
+    names
+        .iter()
+        .map(|n| {
+            (
+                strsim::levenshtein(&wanted.to_lowercase(), &n.to_lowercase()),
+                n,
+            )
+        })
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> FlowInputs {
+        FlowInputs {
+            greeting: "Welcome.".into(),
+            alias_arn: "arn:aws:lex:us-east-1:123456789012:bot-alias/ABCDEFGHIJ/KLMNOPQRST".into(),
+            queue_arn: "arn:aws:connect:us-east-1:123456789012:instance/i-1/queue/q-1".into(),
+        }
+    }
+
+    #[test]
+    fn the_generated_flow_passes_its_checks_and_references_the_alias_and_queue() {
+        let flow = flow_content(&inputs());
+        assert_eq!(check_flow(&flow), Vec::<String>::new());
+        let text = flow.to_string();
+        assert!(text.contains("bot-alias/ABCDEFGHIJ/KLMNOPQRST"));
+        assert!(text.contains("queue/q-1"));
+        assert!(text.contains("$.CustomerEndpoint.Address"));
+        assert!(text.contains("Welcome."));
+    }
+
+    #[test]
+    fn the_checker_names_dangling_targets_missing_branches_and_bad_ids() {
+        let mut flow = flow_content(&inputs());
+        flow["Actions"][0]["Transitions"]["NextAction"] = json!("nowhere");
+        flow["Actions"][4]["Transitions"]["Errors"] = json!([]);
+        flow["Actions"][5]["Identifier"] = json!("bad id!");
+        let problems = check_flow(&flow).join("\n");
+        assert!(
+            problems.contains("`greeting` goes to `nowhere`"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("`set-queue` has no branch for the error NoMatchingError"),
+            "{problems}"
+        );
+        assert!(problems.contains("`bad id!` is not valid"), "{problems}");
+    }
+
+    #[test]
+    fn the_checker_refuses_more_than_250_actions() {
+        let mut flow = flow_content(&inputs());
+        let extra = flow["Actions"][7].clone();
+        let actions = flow["Actions"].as_array_mut().unwrap();
+        for i in 0..250 {
+            let mut a = extra.clone();
+            a["Identifier"] = json!(format!("end-{i}"));
+            actions.push(a);
+        }
+        assert!(check_flow(&flow)
+            .iter()
+            .any(|p| p.contains("Connect allows 250")));
+    }
+
+    #[test]
+    fn changed_actions_names_only_what_differs() {
+        let old = flow_content(&inputs());
+        let new = flow_content(&FlowInputs {
+            greeting: "Hello.".into(),
+            ..inputs()
+        });
+        let changed = changed_actions(&old, &new);
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].0, "greeting");
+        assert!(changed_actions(&old, &old.clone()).is_empty());
+    }
+
+    #[test]
+    fn closest_suggests_near_names_only() {
+        let names = vec!["BasicQueue".to_string(), "Billing".to_string()];
+        assert_eq!(closest("BasicQeue", &names), Some(&names[0]));
+        assert_eq!(closest("Helpdesk", &names), None);
+    }
+}
