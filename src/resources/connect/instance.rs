@@ -146,11 +146,17 @@ impl Resource for Instance {
             .await
             .map_err(api("read", KIND, &i.alias))?;
         let d = described.instance();
-        let numbers = Self::numbers_in(cx, &i.arn).await.map_err(api(
-            "list the phone numbers of",
-            KIND,
-            &i.alias,
-        ))?;
+        // Only an ACTIVE instance holds numbers (Connect refuses to list them while one is still
+        // being created, as after a run killed during the wait); `diff` then waits for it.
+        let numbers = if i.status == "ACTIVE" {
+            Self::numbers_in(cx, &i.arn).await.map_err(api(
+                "list the phone numbers of",
+                KIND,
+                &i.alias,
+            ))?
+        } else {
+            Vec::new()
+        };
         Ok(Some(Live {
             physical_id: i.id.clone(),
             props: BTreeMap::from([
