@@ -8,7 +8,7 @@ use aws_sdk_lexmodelsv2::types::{BotFilter, BotFilterName, BotFilterOperator};
 use common::{sdk, stderr, stdout, Case};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn path_str(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -579,26 +579,10 @@ async fn killed_during_the_build_or_versioning_up_converges_with_one_bot_and_one
         let case = Case::new("botkill");
         let file = case.write_stack_with_function(&bot_section("Joanna", &DEFAULT_UTTERANCES));
         let f = path_str(&file);
-        let mut child = case
-            .resetpw(&["up", "-f", f])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let mut reached = false;
-        while !reached && started.elapsed() < Duration::from_secs(120) {
-            reached = case
-                .mutating_since(0)
-                .await
-                .contains(&format!("lex {operation}"));
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        let op = format!("lex {operation}");
+        let reached = case
+            .kill_up_when(f, Duration::from_secs(120), |calls| calls.contains(&op))
+            .await;
         assert!(reached, "up never reached {operation}");
         assert!(
             !case
@@ -607,7 +591,6 @@ async fn killed_during_the_build_or_versioning_up_converges_with_one_bot_and_one
                 .contains(&"lex CreateBotAlias".to_string()),
             "killed before the alias: the test would prove nothing otherwise"
         );
-        case.settle().await;
 
         case.run(&["up", "-f", f], 0);
         let s = seen(&case.stack).await;

@@ -412,25 +412,12 @@ async fn killed_during_the_instance_wait_or_the_claim_up_converges_with_one_of_e
         let case = Case::new(prefix);
         let file = owned_stack(&case, "Welcome.", "BasicQueue");
         let f = path_str(&file);
-        let mut child = case.resetpw(&["up", "-f", f]).spawn().unwrap();
-        let started = std::time::Instant::now();
-        loop {
-            let calls = case.calls().await;
-            if calls.iter().any(|c| c["operation"] == after) {
-                break;
-            }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(300),
-                "{after} never came"
-            );
-            if child.try_wait().unwrap().is_some() {
-                panic!("up finished before {after}");
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        case.settle().await;
+        let reached = case
+            .kill_up_when(f, std::time::Duration::from_secs(300), |calls| {
+                calls.iter().any(|c| c.ends_with(&format!(" {after}")))
+            })
+            .await;
+        assert!(reached, "up never reached {after}");
         case.run(&["up", "-f", f], 0);
         let c = connect().await;
         let list = c.list_instances().send().await.unwrap();

@@ -8,7 +8,7 @@ use base64::Engine;
 use common::{sdk, stderr, stdout, Case};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PASSWORD: &str = "Initial-Passw0rd!";
 
@@ -474,26 +474,10 @@ async fn killed_at_any_point_up_converges_without_duplicates() {
         let f = path_str(&file);
         // Slow every call down so the kill lands between calls, not after the run.
         case.inject(json!({"latency_ms": 150})).await;
-        let mut child = case
-            .resetpw(&["up", "-f", f])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        loop {
-            let n = case.mutating_since(0).await.len();
-            if n >= kill_after || started.elapsed() > Duration::from_secs(60) {
-                break;
-            }
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        case.settle().await;
+        case.kill_up_when(f, Duration::from_secs(60), |calls| {
+            calls.len() >= kill_after
+        })
+        .await;
         case.clear_faults().await;
 
         case.run(&["up", "-f", f], 0);

@@ -9,7 +9,7 @@ use common::{sdk, stderr, stdout, Case};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -520,26 +520,10 @@ async fn killed_up_converges_to_one_function_table_and_log_group() {
         let file = case.write_stack(&fulfillment(&zip, ""));
         let f = path_str(&file);
         case.inject(json!({"latency_ms": 150})).await;
-        let mut child = case
-            .resetpw(&["up", "-f", f])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        loop {
-            let n = case.mutating_since(0).await.len();
-            if n >= kill_after || started.elapsed() > Duration::from_secs(60) {
-                break;
-            }
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        case.settle().await;
+        case.kill_up_when(f, Duration::from_secs(60), |calls| {
+            calls.len() >= kill_after
+        })
+        .await;
         case.clear_faults().await;
 
         case.run(&["up", "-f", f], 0);

@@ -98,7 +98,7 @@ fn connect(stack: &str, config: Option<&crate::stack::Connect>) -> Vec<Box<dyn R
 fn bot(stack: &str, config: Option<&crate::stack::Bot>) -> Vec<Box<dyn Resource>> {
     let locale = config.map(|c| c.locale.as_str());
     vec![
-        Box::new(iam::bot_role::BotRole::new(stack)),
+        Box::new(iam::role::Role::new(stack, iam::role::Purpose::Bot)),
         Box::new(lex::bot::Bot::new(
             stack,
             config.map(|c| c.idle_session_ttl_seconds),
@@ -121,7 +121,7 @@ fn directory(stack: &str, function: bool, network: bool) -> Vec<Box<dyn Resource
         Box::new(kms::key::KmsKey::new(stack)),
         Box::new(kms::alias::KmsAlias::new(stack)),
         Box::new(ssm::directory_secret::DirectorySecret::new(stack)),
-        Box::new(iam::role::IamRole::new(stack)),
+        Box::new(iam::role::Role::new(stack, iam::role::Purpose::Fulfillment)),
         Box::new(iam::policy::IamPolicy::new(stack, function)),
         Box::new(Attachment::customer_policy(stack)),
         Box::new(Attachment::managed(stack, BASIC_EXECUTION).wanted(false)),
@@ -248,6 +248,35 @@ pub fn tolerate<T, E: Into<ApiError>>(
             }
         }
     }
+}
+
+/// A create refused because the name was taken since the plan — a crashed run's create still
+/// finishing. `exists` are the service's codes for that refusal; `adopt` reads the resource
+/// that holds the name and gives it back when it carries this stack's ownership tags. Any other
+/// error, or a resource that is not this stack's, fails the create.
+pub async fn adopt_when_owned<T, F>(
+    cx: &crate::aws::Cx,
+    error: ApiError,
+    exists: &[&str],
+    (kind, name): (&'static str, &str),
+    adopt: F,
+) -> Result<T, ResourceError>
+where
+    F: std::future::Future<Output = Result<Option<T>, ResourceError>>,
+{
+    if !exists.iter().any(|code| error.is(code)) {
+        return Err(ResourceError::Api {
+            verb: "create",
+            kind,
+            name: name.to_string(),
+            source: error,
+        });
+    }
+    adopt.await?.ok_or_else(|| ResourceError::NotOwned {
+        kind,
+        name: name.to_string(),
+        stack: cx.stack.clone(),
+    })
 }
 
 pub fn other(message: impl std::fmt::Display) -> ResourceError {

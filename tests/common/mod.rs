@@ -146,6 +146,39 @@ impl Case {
         }
     }
 
+    /// Runs `up -f file` and kills it (SIGKILL) as soon as the mutating calls recorded so far
+    /// satisfy `reached`, then waits for the cloud to answer what it had received. Gives
+    /// whether `reached` held before the kill (false: `up` ended first or `limit` passed).
+    pub async fn kill_up_when(
+        &self,
+        file: &str,
+        limit: std::time::Duration,
+        reached: impl Fn(&[String]) -> bool,
+    ) -> bool {
+        let mut child = self
+            .resetpw(&["up", "-f", file])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut hit = false;
+        while started.elapsed() < limit {
+            if reached(&self.mutating_since(0).await) {
+                hit = true;
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        self.settle().await;
+        hit
+    }
+
     /// The record position now, to count from.
     pub async fn mark(&self) -> u64 {
         self.calls()

@@ -7,7 +7,7 @@
 use super::{describe_instance, instances, tag_map, tags_of, FoundInstance, GONE};
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Action, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
-use crate::resources::{api, live_tags, tags_value, tolerate};
+use crate::resources::{adopt_when_owned, api, live_tags, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_connect::types::DirectoryType;
@@ -205,26 +205,13 @@ impl Resource for Instance {
         let id = match result {
             Ok(out) => out.id().unwrap_or_default().to_string(),
             Err(e) => {
-                let e = ApiError::from(e);
-                if !(e.is("ResourceConflictException") || e.is("DuplicateResourceException")) {
-                    return Err(ResourceError::Api {
-                        verb: "create",
-                        kind: KIND,
-                        name: alias,
-                        source: e,
-                    });
-                }
                 // Made since the plan (a crashed run's create): ours only with our tag.
-                match self.observe(cx).await? {
-                    Some(live) if live.owned => live.physical_id,
-                    _ => {
-                        return Err(ResourceError::NotOwned {
-                            kind: KIND,
-                            name: alias,
-                            stack: cx.stack.clone(),
-                        })
-                    }
-                }
+                let owned = async {
+                    let found = self.observe(cx).await?;
+                    Ok(found.filter(|live| live.owned).map(|live| live.physical_id))
+                };
+                let exists = &["ResourceConflictException", "DuplicateResourceException"];
+                adopt_when_owned(cx, e.into(), exists, (KIND, &alias), owned).await?
             }
         };
         self.wait(cx, &id, false).await?;

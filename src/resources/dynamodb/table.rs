@@ -4,7 +4,7 @@
 
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
-use crate::resources::{api, apply_tag_delta, tags_value, tolerate};
+use crate::resources::{adopt_when_owned, api, apply_tag_delta, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
@@ -284,23 +284,10 @@ impl Resource for AttemptsTable {
         // A table of this name that appeared since the plan (a crashed run's create still
         // finishing) is only taken over when it carries this stack's tags.
         if let Err(e) = result {
-            let e = ApiError::from(e);
-            if !e.is("ResourceInUseException") {
-                return Err(ResourceError::Api {
-                    verb: "create",
-                    kind: KIND,
-                    name,
-                    source: e,
-                });
-            }
             let arn = Self::arn(cx, &self.stack);
-            if !cx.owns(&self.tags_of(cx, &arn).await?) {
-                return Err(ResourceError::NotOwned {
-                    kind: KIND,
-                    name,
-                    stack: cx.stack.clone(),
-                });
-            }
+            let owned = async { Ok(cx.owns(&self.tags_of(cx, &arn).await?).then_some(())) };
+            let exists = &["ResourceInUseException"];
+            adopt_when_owned(cx, e.into(), exists, (KIND, &name), owned).await?;
         }
         self.wait(cx, false).await?;
         self.set_ttl(cx).await?;

@@ -1,7 +1,7 @@
 //! A managed policy attached to the fulfillment role.
 
 use super::policy::IamPolicy;
-use super::role::IamRole;
+use super::role::{Purpose, Role};
 use crate::aws::Cx;
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::resources::{api, tolerate};
@@ -79,7 +79,7 @@ impl Attachment {
     }
 
     fn role(&self) -> String {
-        IamRole::role_name(&self.stack)
+        Role::role_name(&self.stack, Purpose::Fulfillment)
     }
 }
 

@@ -1,7 +1,6 @@
-//! IAM: the fulfillment Lambda's role, its customer policy and the policy attachments.
+//! IAM: the fulfillment and bot roles, the fulfillment customer policy and its attachments.
 
 pub mod attachment;
-pub mod bot_role;
 pub mod policy;
 pub mod role;
 

@@ -1,4 +1,7 @@
-//! The fulfillment Lambda's IAM role.
+//! The stack's IAM roles, one kind with two purposes: `<stack>-fulfillment`, which the Lambda
+//! service assumes to run the fulfillment function, and `<stack>-bot`, which Lex V2 assumes
+//! (only for this account) to synthesize speech with Polly — a plain role rather than Lex's
+//! service-linked one, so it carries the ownership tags and `down` removes it.
 
 use super::{iam_tags, retag_role, PATH};
 use crate::aws::Cx;
@@ -8,113 +11,190 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-const ID: &str = "fulfillment-role";
+/// The fulfillment role's resource id.
+pub const FULFILLMENT_ID: &str = "fulfillment-role";
+/// The bot role's resource id.
+pub const BOT_ID: &str = "bot-role";
 const KIND: &str = "iam-role";
 
-pub struct IamRole {
-    stack: String,
+/// What a role is for: its name, who may assume it and what it may do inline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Runs the fulfillment Lambda (its permissions are the attached customer policy).
+    Fulfillment,
+    /// Lets the Lex V2 bot synthesize speech (an inline policy).
+    Bot,
 }
 
-impl IamRole {
-    pub fn new(stack: &str) -> Self {
-        IamRole {
-            stack: stack.into(),
+impl Purpose {
+    fn id(self) -> &'static str {
+        match self {
+            Purpose::Fulfillment => FULFILLMENT_ID,
+            Purpose::Bot => BOT_ID,
         }
     }
 
-    pub fn role_name(stack: &str) -> String {
-        format!("{stack}-fulfillment")
+    fn role_name(self, stack: &str) -> String {
+        match self {
+            Purpose::Fulfillment => format!("{stack}-fulfillment"),
+            Purpose::Bot => format!("{stack}-bot"),
+        }
     }
 
-    fn trust_policy() -> Value {
-        json!({
-            "Version": "2012-10-17",
-            "Statement": [{
+    fn description(self, stack: &str) -> String {
+        match self {
+            Purpose::Fulfillment => {
+                format!("resetpw stack {stack}: runs the password-reset fulfillment Lambda")
+            }
+            Purpose::Bot => format!("resetpw stack {stack}: lets the Lex V2 bot synthesize speech"),
+        }
+    }
+
+    fn trust_policy(self, cx: &Cx) -> Value {
+        let statement = match self {
+            Purpose::Fulfillment => json!({
                 "Effect": "Allow",
                 "Principal": {"Service": "lambda.amazonaws.com"},
                 "Action": "sts:AssumeRole"
-            }]
-        })
+            }),
+            Purpose::Bot => json!({
+                "Effect": "Allow",
+                "Principal": {"Service": "lexv2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": cx.account}}
+            }),
+        };
+        json!({"Version": "2012-10-17", "Statement": [statement]})
     }
 
-    fn description(&self) -> String {
-        format!(
-            "resetpw stack {}: runs the password-reset fulfillment Lambda",
-            self.stack
-        )
-    }
-
-    async fn tags_of(&self, cx: &Cx) -> Result<BTreeMap<String, String>, ResourceError> {
-        role_tags(cx, &self.name()).await
+    /// The inline policy's name and document, for the roles that have one.
+    fn inline_policy(self) -> Option<(&'static str, Value)> {
+        match self {
+            Purpose::Fulfillment => None,
+            Purpose::Bot => Some((
+                "polly-speech",
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Action": "polly:SynthesizeSpeech",
+                        "Resource": "*"
+                    }]
+                }),
+            )),
+        }
     }
 }
 
-/// A role's tags (every page).
-pub async fn role_tags(cx: &Cx, name: &str) -> Result<BTreeMap<String, String>, ResourceError> {
-    let mut tags = BTreeMap::new();
-    let mut pages = cx
-        .iam
-        .list_role_tags()
-        .role_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(api("read tags of", KIND, name))?;
-        tags.extend(
-            page.tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string())),
-        );
+pub struct Role {
+    stack: String,
+    purpose: Purpose,
+}
+
+impl Role {
+    pub fn new(stack: &str, purpose: Purpose) -> Self {
+        Role {
+            stack: stack.into(),
+            purpose,
+        }
     }
-    Ok(tags)
+
+    pub fn role_name(stack: &str, purpose: Purpose) -> String {
+        purpose.role_name(stack)
+    }
+
+    async fn put_inline_policy(&self, cx: &Cx) -> Result<(), ResourceError> {
+        let Some((policy_name, document)) = self.purpose.inline_policy() else {
+            return Ok(());
+        };
+        cx.iam
+            .put_role_policy()
+            .role_name(self.name())
+            .policy_name(policy_name)
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .map_err(api("set the inline policy of", KIND, &self.name()))?;
+        Ok(())
+    }
+
+    async fn read_inline_policy(&self, cx: &Cx, name: &str) -> Result<Value, ResourceError> {
+        let Some((policy_name, _)) = self.purpose.inline_policy() else {
+            return Ok(Value::Null);
+        };
+        let found = tolerate(
+            cx.iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .send()
+                .await,
+            &["NoSuchEntity"],
+        )
+        .map_err(api("read the inline policy of", KIND, name))?;
+        Ok(found.map_or(Value::Null, |p| decode_policy(p.policy_document())))
+    }
 }
 
 #[async_trait]
-impl Resource for IamRole {
+impl Resource for Role {
     fn id(&self) -> &'static str {
-        ID
+        self.purpose.id()
     }
     fn kind(&self) -> &'static str {
         KIND
     }
     fn name(&self) -> String {
-        Self::role_name(&self.stack)
+        self.purpose.role_name(&self.stack)
     }
     fn replace_fields(&self) -> &'static [&'static str] {
         &["path"]
     }
 
     fn desired(&self, cx: &Cx, _inputs: &Outputs) -> Props {
-        Props::from([
+        let mut props = Props::from([
             ("path", Prop::Known(json!(PATH))),
-            ("trust_policy", Prop::Known(Self::trust_policy())),
-            ("description", Prop::Known(json!(self.description()))),
-            ("tags", Prop::Known(tags_value(&cx.tags_for(ID)))),
-        ])
+            ("trust_policy", Prop::Known(self.purpose.trust_policy(cx))),
+            (
+                "description",
+                Prop::Known(json!(self.purpose.description(&self.stack))),
+            ),
+            ("tags", Prop::Known(tags_value(&cx.tags_for(self.id())))),
+        ]);
+        if let Some((_, document)) = self.purpose.inline_policy() {
+            props.insert("policy", Prop::Known(document));
+        }
+        props
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
+        let name = self.name();
         let found = tolerate(
-            cx.iam.get_role().role_name(self.name()).send().await,
+            cx.iam.get_role().role_name(&name).send().await,
             &["NoSuchEntity"],
         )
-        .map_err(api("read", KIND, &self.name()))?;
+        .map_err(api("read", KIND, &name))?;
         let Some(role) = found.as_ref().and_then(|f| f.role()) else {
             return Ok(None);
         };
-        let tags = self.tags_of(cx).await?;
+        let (tags, policy) =
+            tokio::try_join!(role_tags(cx, &name), self.read_inline_policy(cx, &name))?;
+        let mut props = BTreeMap::from([
+            ("path", json!(role.path())),
+            (
+                "trust_policy",
+                role.assume_role_policy_document()
+                    .map_or(Value::Null, decode_policy),
+            ),
+            ("description", json!(role.description().unwrap_or_default())),
+            ("tags", tags_value(&tags)),
+        ]);
+        if self.purpose.inline_policy().is_some() {
+            props.insert("policy", policy);
+        }
         Ok(Some(Live {
             physical_id: role.role_name().to_string(),
-            props: BTreeMap::from([
-                ("path", json!(role.path())),
-                (
-                    "trust_policy",
-                    role.assume_role_policy_document()
-                        .map_or(Value::Null, decode_policy),
-                ),
-                ("description", json!(role.description().unwrap_or_default())),
-                ("tags", tags_value(&tags)),
-            ]),
+            props,
             outputs: BTreeMap::from([
                 ("arn".to_string(), role.arn().to_string()),
                 ("name".to_string(), role.role_name().to_string()),
@@ -133,12 +213,13 @@ impl Resource for IamRole {
             .create_role()
             .role_name(self.name())
             .path(PATH)
-            .assume_role_policy_document(Self::trust_policy().to_string())
-            .description(self.description())
-            .set_tags(Some(iam_tags(cx.tags_for(ID))))
+            .assume_role_policy_document(self.purpose.trust_policy(cx).to_string())
+            .description(self.purpose.description(&self.stack))
+            .set_tags(Some(iam_tags(cx.tags_for(self.id()))))
             .send()
             .await
             .map_err(api("create", KIND, &self.name()))?;
+        self.put_inline_policy(cx).await?;
         let arn = created
             .role()
             .map(|r| r.arn().to_string())
@@ -163,22 +244,23 @@ impl Resource for IamRole {
                     cx.iam
                         .update_assume_role_policy()
                         .role_name(&name)
-                        .policy_document(Self::trust_policy().to_string())
+                        .policy_document(self.purpose.trust_policy(cx).to_string())
                         .send()
                         .await
                         .map_err(api("update the trust policy of", KIND, &name))?;
                 }
+                "policy" => self.put_inline_policy(cx).await?,
                 "description" => {
                     cx.iam
                         .update_role()
                         .role_name(&name)
-                        .description(self.description())
+                        .description(self.purpose.description(&self.stack))
                         .send()
                         .await
                         .map_err(api("update", KIND, &name))?;
                 }
                 "tags" => {
-                    retag_role(cx, ID, KIND, live, &name).await?;
+                    retag_role(cx, self.id(), KIND, live, &name).await?;
                 }
                 _ => {}
             }
@@ -189,6 +271,26 @@ impl Resource for IamRole {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
         delete_role(cx, &live.physical_id).await
     }
+}
+
+/// A role's tags (every page).
+pub async fn role_tags(cx: &Cx, name: &str) -> Result<BTreeMap<String, String>, ResourceError> {
+    let mut tags = BTreeMap::new();
+    let mut pages = cx
+        .iam
+        .list_role_tags()
+        .role_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(api("read tags of", KIND, name))?;
+        tags.extend(
+            page.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string())),
+        );
+    }
+    Ok(tags)
 }
 
 /// Deletes a role. A role can only go once nothing is attached: detach what is left (the

@@ -5,7 +5,7 @@
 use super::{bot_arn, bot_name, find_bot, retag, GONE};
 use crate::aws::{ApiError, Cx};
 use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
-use crate::resources::iam::bot_role;
+use crate::resources::iam::role;
 use crate::resources::{api, live_tags, other, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
@@ -46,7 +46,7 @@ impl Bot {
 
     fn role(inputs: &Outputs) -> Result<String, ResourceError> {
         inputs
-            .get(&format!("{}.arn", bot_role::ID))
+            .get(&format!("{}.arn", role::BOT_ID))
             .cloned()
             .ok_or_else(|| {
                 other("the bot needs its role, which does not exist yet; run `resetpw up` again")
@@ -117,7 +117,7 @@ impl Resource for Bot {
         bot_name(&self.stack)
     }
     fn depends_on(&self) -> Vec<&'static str> {
-        vec![bot_role::ID]
+        vec![role::BOT_ID]
     }
 
     fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props {
@@ -125,7 +125,7 @@ impl Resource for Bot {
             return Props::new();
         };
         Props::from([
-            ("role", input(inputs, &format!("{}.arn", bot_role::ID))),
+            ("role", input(inputs, &format!("{}.arn", role::BOT_ID))),
             ("idle_session_ttl_seconds", Prop::Known(json!(ttl))),
             ("child_directed", Prop::Known(json!(false))),
             ("description", Prop::Known(json!(self.description()))),

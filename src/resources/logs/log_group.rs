@@ -2,7 +2,7 @@
 
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
-use crate::resources::{api, apply_tag_delta, tags_value, tolerate};
+use crate::resources::{adopt_when_owned, api, apply_tag_delta, tags_value, tolerate};
 use async_trait::async_trait;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -144,22 +144,10 @@ impl Resource for LogGroup {
             .await;
         if let Err(e) = result {
             // Made since the plan (a crashed run's call finishing): ours only with our tags.
-            let e = ApiError::from(e);
-            if !e.is("ResourceAlreadyExistsException") {
-                return Err(ResourceError::Api {
-                    verb: "create",
-                    kind: KIND,
-                    name,
-                    source: e,
-                });
-            }
-            if !cx.owns(&self.tags_of(cx, &Self::arn(cx, &self.stack)).await?) {
-                return Err(ResourceError::NotOwned {
-                    kind: KIND,
-                    name,
-                    stack: cx.stack.clone(),
-                });
-            }
+            let arn = Self::arn(cx, &self.stack);
+            let owned = async { Ok(cx.owns(&self.tags_of(cx, &arn).await?).then_some(())) };
+            let exists = &["ResourceAlreadyExistsException"];
+            adopt_when_owned(cx, e.into(), exists, (KIND, &name), owned).await?;
         }
         self.put_retention(cx).await?;
         Ok(self.outputs(cx))
