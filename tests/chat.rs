@@ -115,7 +115,18 @@ async fn chat_talks_to_the_deployed_bot_and_exits_by_the_outcome() {
 
     // What reached the function: the texts in order, the session attribute on every hook, and
     // the slots as resolved.
-    let seen = events(&case.stack).await;
+    // The function's output is collected as it prints it: wait (bounded) for the last event.
+    let mut seen = events(&case.stack).await;
+    for _ in 0..100 {
+        if seen
+            .iter()
+            .any(|e| e["invocationSource"] == "FulfillmentCodeHook")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        seen = events(&case.stack).await;
+    }
     let transcripts: Vec<&str> = seen
         .iter()
         .filter_map(|e| e["inputTranscript"].as_str())
