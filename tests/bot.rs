@@ -5,7 +5,7 @@
 mod common;
 
 use aws_sdk_lexmodelsv2::types::{BotFilter, BotFilterName, BotFilterOperator};
-use common::{sdk, stderr, stdout, Case};
+use common::{bot_section, sdk, stderr, stdout, Case, DEFAULT_UTTERANCES};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,13 +13,6 @@ use std::time::Duration;
 fn path_str(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
-
-const DEFAULT_UTTERANCES: [&str; 4] = [
-    "reset my password",
-    "I forgot my password",
-    "I am locked out",
-    "password reset",
-];
 
 /// What the SDK sees of a stack's bot.
 #[derive(Debug, Default)]
@@ -288,15 +281,6 @@ async fn function_arn(stack: &str) -> String {
         .function_arn()
         .unwrap()
         .to_string()
-}
-
-/// The stack's `bot` section with these utterances (and voice).
-fn bot_section(voice: &str, utterances: &[&str]) -> String {
-    let list: Vec<String> = utterances.iter().map(|u| format!("    - {u}\n")).collect();
-    format!(
-        "bot:\n  locale: en_US\n  voice: {voice}\n  confidence_threshold: 0.4\n  idle_session_ttl_seconds: 300\n  utterances:\n{}",
-        list.join("")
-    )
 }
 
 fn lex_mutations(calls: &[String]) -> Vec<String> {

@@ -114,7 +114,8 @@ impl Handler {
                 Some(id) => Some(id),
                 None => {
                     audit.set("reprompt", "malformed_user_id");
-                    return lex::elicit_slot(event, intent_name, &cfg.user_id_slot, PROMPT_USER_ID);
+                    return lex::elicit_slot(event, intent_name, &cfg.user_id_slot, PROMPT_USER_ID)
+                        .spelled_by_letter();
                 }
             },
             None => None,
@@ -140,6 +141,17 @@ impl Handler {
         }
 
         if source == Source::Dialog {
+            // The user ID is spelled on the phone: when it is the slot Lex would elicit next
+            // (or, without a proposed next state, while it is missing), elicit it ourselves
+            // with the spell-by-letter style; every other step is Lex's own.
+            let next = match &event.proposed_next_state {
+                Some(_) => event.proposed_slot(),
+                None => user_id.is_none().then_some(cfg.user_id_slot.as_str()),
+            };
+            if next == Some(cfg.user_id_slot.as_str()) {
+                audit.set("delegated", "spell_user_id");
+                return lex::elicit_spelled(event, intent_name, &cfg.user_id_slot);
+            }
             audit.set("delegated", "dialog");
             return lex::delegate(event, intent_name);
         }
@@ -147,7 +159,8 @@ impl Handler {
         // Fulfillment: every slot must be there.
         let Some(user_id) = user_id else {
             audit.set("reprompt", "missing_user_id");
-            return lex::elicit_slot(event, intent_name, &cfg.user_id_slot, PROMPT_USER_ID);
+            return lex::elicit_slot(event, intent_name, &cfg.user_id_slot, PROMPT_USER_ID)
+                .spelled_by_letter();
         };
         let mut given = Vec::with_capacity(answers.len());
         for (q, a) in cfg.questions.iter().zip(answers) {
@@ -818,6 +831,93 @@ mod tests {
             ))
             .await;
         assert_eq!(state(&r), ("Delegate", "InProgress"));
+        assert_eq!(rig.directory.lookups.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn dialog_hook_elicits_the_user_id_spelled_by_letter_and_delegates_the_rest() {
+        let rig = rig();
+        let proposing = |slot: Option<&str>, user: Option<&str>| {
+            let mut e = event("DialogCodeHook", user, None, None, None);
+            e.proposed_next_state = Some(match slot {
+                Some(s) => json!({"dialogAction": {"type": "ElicitSlot", "slotToElicit": s},
+                    "prompt": {"attempt": "Initial"}}),
+                None => json!({"dialogAction": {"type": "ConfirmIntent"}}),
+            });
+            e
+        };
+        // Lex proposes UserID: elicited spelled by letter, with the slot's own prompt.
+        let (r, audit) = rig
+            .handler
+            .handle_with_audit(proposing(Some("UserID"), None))
+            .await;
+        assert_eq!(state(&r), ("ElicitSlot", "InProgress"));
+        let action = &r.session_state.dialog_action;
+        assert_eq!(action.slot_to_elicit.as_deref(), Some("UserID"));
+        assert_eq!(
+            action.slot_elicitation_style.as_deref(),
+            Some(lex::SPELL_BY_LETTER)
+        );
+        assert!(r.messages.is_empty(), "Lex plays the slot's prompt");
+        assert_eq!(
+            (audit.outcome.as_str(), audit.reason.as_str()),
+            ("delegated", "spell_user_id")
+        );
+        // Another slot proposed, or no slot: Delegate, without a style.
+        for e in [
+            proposing(Some("DOB"), Some("jdoe")),
+            proposing(None, Some("jdoe")),
+            event("DialogCodeHook", Some("jdoe"), None, None, None),
+        ] {
+            let r = rig.handler.handle(e).await;
+            assert_eq!(state(&r), ("Delegate", "InProgress"));
+            assert_eq!(r.session_state.dialog_action.slot_elicitation_style, None);
+        }
+        // No proposed next state and no user ID yet: the user ID is what comes next.
+        let r = rig
+            .handler
+            .handle(event("DialogCodeHook", None, None, None, None))
+            .await;
+        assert_eq!(
+            r.session_state.dialog_action.slot_to_elicit.as_deref(),
+            Some("UserID")
+        );
+        assert_eq!(
+            r.session_state
+                .dialog_action
+                .slot_elicitation_style
+                .as_deref(),
+            Some(lex::SPELL_BY_LETTER)
+        );
+        // Re-prompting a malformed user ID asks for it spelled by letter too.
+        let r = rig
+            .handler
+            .handle(event("DialogCodeHook", Some("a)(b"), None, None, None))
+            .await;
+        assert_eq!(
+            r.session_state
+                .dialog_action
+                .slot_elicitation_style
+                .as_deref(),
+            Some(lex::SPELL_BY_LETTER)
+        );
+        assert_eq!(r.messages[0].content, PROMPT_USER_ID);
+        // Other re-prompts have no style.
+        let r = rig
+            .handler
+            .handle(event(
+                "DialogCodeHook",
+                Some("jdoe"),
+                Some("2999-01-01"),
+                None,
+                None,
+            ))
+            .await;
+        assert_eq!(
+            r.session_state.dialog_action.slot_to_elicit.as_deref(),
+            Some("DOB")
+        );
+        assert_eq!(r.session_state.dialog_action.slot_elicitation_style, None);
         assert_eq!(rig.directory.lookups.load(Ordering::SeqCst), 0);
     }
 

@@ -26,6 +26,8 @@ pub struct LexEvent {
     pub session_state: SessionState,
     #[serde(deserialize_with = "string_map")]
     pub request_attributes: Option<BTreeMap<String, String>>,
+    /// What Lex would do next without the dialog code hook (DialogCodeHook events only).
+    pub proposed_next_state: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -125,6 +127,16 @@ impl LexEvent {
         }
     }
 
+    /// The slot Lex proposes to elicit next (`proposedNextState.dialogAction` of type
+    /// `ElicitSlot`), if any.
+    pub fn proposed_slot(&self) -> Option<&str> {
+        let action = self.proposed_next_state.as_ref()?.get("dialogAction")?;
+        if action.get("type").and_then(Value::as_str) != Some("ElicitSlot") {
+            return None;
+        }
+        action.get("slotToElicit").and_then(Value::as_str)
+    }
+
     pub fn session_attribute(&self, name: &str) -> Option<&str> {
         self.session_state
             .session_attributes
@@ -159,7 +171,14 @@ pub struct DialogAction {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub slot_to_elicit: Option<String>,
+    /// `Default` | `SpellByLetter` | `SpellByWord`: how Lex listens for the elicited slot.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub slot_elicitation_style: Option<String>,
 }
+
+/// The slot elicitation style that makes Lex listen for a value spelled one letter or digit at
+/// a time ("j d o e 4 2").
+pub const SPELL_BY_LETTER: &str = "SpellByLetter";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -210,6 +229,7 @@ pub fn close(event: &LexEvent, intent_name: &str, outcome: Outcome, text: &str) 
             dialog_action: DialogAction {
                 kind: "Close".into(),
                 slot_to_elicit: None,
+                slot_elicitation_style: None,
             },
             intent: ResponseIntent {
                 name: intent_name.into(),
@@ -247,6 +267,7 @@ pub fn elicit_slot(event: &LexEvent, intent_name: &str, slot: &str, text: &str) 
             dialog_action: DialogAction {
                 kind: "ElicitSlot".into(),
                 slot_to_elicit: Some(slot.into()),
+                slot_elicitation_style: None,
             },
             intent: ResponseIntent {
                 name: intent_name.into(),
@@ -256,6 +277,36 @@ pub fn elicit_slot(event: &LexEvent, intent_name: &str, slot: &str, text: &str) 
             session_attributes: session_attributes(event),
         },
         messages: plain(text),
+    }
+}
+
+/// Elicit `slot` (its value, if any, kept) with the slot's own prompt from the bot (no
+/// messages: Lex plays the prompt configured on the slot), listening for it spelled by letter.
+pub fn elicit_spelled(event: &LexEvent, intent_name: &str, slot: &str) -> LexResponse {
+    let mut response = elicit_slot(event, intent_name, slot, "").spelled_by_letter();
+    response.messages.clear();
+    if let Some(value) = event
+        .session_state
+        .intent
+        .as_ref()
+        .and_then(|i| i.slots.get(slot))
+    {
+        response
+            .session_state
+            .intent
+            .slots
+            .insert(slot.to_string(), value.clone());
+    }
+    response
+}
+
+impl LexResponse {
+    /// The same answer with an ElicitSlot listening for the value spelled by letter.
+    pub fn spelled_by_letter(mut self) -> LexResponse {
+        if self.session_state.dialog_action.kind == "ElicitSlot" {
+            self.session_state.dialog_action.slot_elicitation_style = Some(SPELL_BY_LETTER.into());
+        }
+        self
     }
 }
 
@@ -272,6 +323,7 @@ pub fn delegate(event: &LexEvent, intent_name: &str) -> LexResponse {
             dialog_action: DialogAction {
                 kind: "Delegate".into(),
                 slot_to_elicit: None,
+                slot_elicitation_style: None,
             },
             intent: ResponseIntent {
                 name: intent_name.into(),
@@ -371,6 +423,50 @@ mod tests {
             "Scalar"
         );
         assert_eq!(v["messages"][0]["content"], "Again?");
+    }
+
+    #[test]
+    fn spelled_elicitation_shape_has_the_style_and_no_messages() {
+        let v = serde_json::to_value(elicit_spelled(&event(), "ResetPW", "UserID")).unwrap();
+        assert_eq!(
+            v["sessionState"]["dialogAction"],
+            json!({"type": "ElicitSlot", "slotToElicit": "UserID", "slotElicitationStyle": "SpellByLetter"})
+        );
+        assert_eq!(v["sessionState"]["intent"]["state"], "InProgress");
+        assert_eq!(
+            v["sessionState"]["intent"]["slots"]["UserID"]["value"]["interpretedValue"], "jdoe",
+            "a value already there is kept"
+        );
+        assert!(v.get("messages").is_none(), "Lex plays the slot's prompt");
+        // A re-prompt keeps its message and gains the style; other actions are left alone.
+        let r = elicit_slot(&event(), "ResetPW", "UserID", "Again?").spelled_by_letter();
+        assert_eq!(
+            r.session_state
+                .dialog_action
+                .slot_elicitation_style
+                .as_deref(),
+            Some(SPELL_BY_LETTER)
+        );
+        assert_eq!(r.messages[0].content, "Again?");
+        let d = delegate(&event(), "ResetPW").spelled_by_letter();
+        assert_eq!(d.session_state.dialog_action.slot_elicitation_style, None);
+    }
+
+    #[test]
+    fn the_proposed_slot_is_read_from_proposed_next_state() {
+        let mut e = event();
+        assert_eq!(e.proposed_slot(), None);
+        e.proposed_next_state = Some(json!({
+            "dialogAction": {"type": "ElicitSlot", "slotToElicit": "DOB"},
+            "intent": {"name": "ResetPW", "slots": {}},
+            "prompt": {"attempt": "Initial"}
+        }));
+        assert_eq!(e.proposed_slot(), Some("DOB"));
+        e.proposed_next_state = Some(json!({"dialogAction": {"type": "ConfirmIntent"}}));
+        assert_eq!(e.proposed_slot(), None);
+        let parsed = LexEvent::from_value(json!({"proposedNextState": {
+            "dialogAction": {"type": "ElicitSlot", "slotToElicit": "UserID"}}}));
+        assert_eq!(parsed.proposed_slot(), Some("UserID"));
     }
 
     #[test]

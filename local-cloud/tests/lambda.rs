@@ -6,6 +6,8 @@
 //! Rust runtime client, which `cargo test -p resetpw-local-cloud` builds (with `--test lambda`
 //! alone cargo does not: run `cargo build -p resetpw-local-cloud --example lambda_echo` first).
 
+mod common;
+
 use aws_config::{AppName, BehaviorVersion, Region};
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
@@ -15,31 +17,9 @@ use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The local cloud's base URL; fails loudly when it is not running.
-fn cloud_url() -> String {
-    std::env::var("LOCAL_CLOUD_URL").unwrap_or_else(|_| {
-        panic!("LOCAL_CLOUD_URL is not set: run the tests with scripts/test, or `eval \"$(scripts/local-cloud start)\"` first")
-    })
-}
-
-fn endpoint_url() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!("AWS_ENDPOINT_URL is not set: run the tests with scripts/test, or `eval \"$(scripts/local-cloud start)\"` first")
-    })
-}
-
-fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    format!(
-        "{prefix}-{}-{n}-{}",
-        std::process::id() % 100_000,
-        fastrand::u32(..10_000)
-    )
-}
+use common::{cloud_url, endpoint_url, unique, zip_bootstrap};
 
 /// The test function: the Runtime API loop, answering by what the event asks for. `@CODE@` marks
 /// the code version, so an update is visible in the answer.
@@ -84,16 +64,7 @@ done
 
 /// A deployment zip with the test `bootstrap` (mode 755) for code version `code`.
 fn zip_with(code: &str) -> Vec<u8> {
-    let script = BOOTSTRAP.replace("@CODE@", code);
-    let mut out = std::io::Cursor::new(Vec::new());
-    {
-        let mut writer = zip::ZipWriter::new(&mut out);
-        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
-        writer.start_file("bootstrap", options).expect("zip entry");
-        writer.write_all(script.as_bytes()).expect("zip write");
-        writer.finish().expect("zip finish");
-    }
-    out.into_inner()
+    zip_bootstrap(&BOOTSTRAP.replace("@CODE@", code))
 }
 
 struct Case {

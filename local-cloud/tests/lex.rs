@@ -3,43 +3,27 @@
 //! moto needed for services answered here), and every operation resetpw uses is driven through
 //! the SDK's own client, paginators and waiters.
 
+mod common;
+
 use aws_sdk_lexmodelsv2::client::Waiters;
-use aws_sdk_lexmodelsv2::config::{
-    AppName, AsyncSleep, BehaviorVersion, Credentials, Region, Sleep,
-};
 use aws_sdk_lexmodelsv2::types::{
     BotAliasLocaleSettings, BotFilter, BotFilterName, BotFilterOperator, BotLocaleStatus,
     BotSortAttribute, BotSortBy, BotStatus, BotVersionLocaleDetails, CodeHookSpecification,
     DataPrivacy, DialogCodeHookSettings, FulfillmentCodeHookSettings, IntentFilter,
-    IntentFilterName, IntentFilterOperator, LambdaCodeHook, Message, MessageGroup,
-    MessageSelectionStrategy, PlainTextMessage, PromptAttempt, PromptSpecification,
-    SampleUtterance, SampleValue, SlotConstraint, SlotPriority, SlotTypeValue,
+    IntentFilterName, IntentFilterOperator, LambdaCodeHook, MessageSelectionStrategy,
+    PromptAttempt, SampleUtterance, SampleValue, SlotConstraint, SlotPriority, SlotTypeValue,
     SlotValueElicitationSetting, SlotValueResolutionStrategy, SlotValueSelectionSetting, SortOrder,
     VoiceEngine, VoiceSettings,
 };
-use aws_sdk_lexmodelsv2::Client;
 use resetpw_local_cloud::faults::FaultRule;
 use resetpw_local_cloud::server::{router, State};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-type R = Result<(), Box<dyn std::error::Error>>;
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/resetpw/demo-bot";
-const LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:demo-fulfillment";
-const WAIT: Duration = Duration::from_secs(120);
-
-/// The SDK's waiters poll every 10 s at least; this sleep makes their (and retries') pauses
-/// 50 times shorter, so a wait still polls a status that is not final yet, then the final one.
-#[derive(Debug)]
-struct FastSleep;
-
-impl AsyncSleep for FastSleep {
-    fn sleep(&self, duration: Duration) -> Sleep {
-        Sleep::new(tokio::time::sleep(duration / 50))
-    }
-}
+use common::{
+    alias_arn, create_bot, create_locale, lex_client, required_slot, run, LAMBDA, R, ROLE, WAIT,
+};
 
 struct Cloud {
     url: String,
@@ -67,96 +51,6 @@ async fn start() -> Cloud {
     Cloud { url, state }
 }
 
-/// Runs a test's steps on a thread with a large stack: in debug builds the SDK's futures, held
-/// across the many awaits of one test, outgrow the default 2 MiB of a test thread.
-fn run<F, Fut>(steps: F) -> R
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = R>,
-{
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(steps()).map_err(|e| format!("{e:?}"))
-        })?
-        .join()
-        .map_err(|_| "the test thread panicked")??;
-    Ok(())
-}
-
-fn client(cloud: &Cloud, app: &str) -> Client {
-    let conf = aws_sdk_lexmodelsv2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&cloud.url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .sleep_impl(FastSleep)
-        .app_name(AppName::new(app.to_string()).unwrap())
-        .build();
-    Client::from_conf(conf)
-}
-
-fn prompt(text: &str, retries: i32) -> Result<PromptSpecification, Box<dyn std::error::Error>> {
-    Ok(PromptSpecification::builder()
-        .message_groups(
-            MessageGroup::builder()
-                .message(
-                    Message::builder()
-                        .plain_text_message(PlainTextMessage::builder().value(text).build()?)
-                        .build(),
-                )
-                .build(),
-        )
-        .max_retries(retries)
-        .build()?)
-}
-
-fn required_slot(text: &str) -> Result<SlotValueElicitationSetting, Box<dyn std::error::Error>> {
-    Ok(SlotValueElicitationSetting::builder()
-        .slot_constraint(SlotConstraint::Required)
-        .prompt_specification(prompt(text, 2)?)
-        .build()?)
-}
-
-async fn create_bot(lex: &Client, name: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let bot = lex
-        .create_bot()
-        .bot_name(name)
-        .role_arn(ROLE)
-        .data_privacy(DataPrivacy::builder().child_directed(false).build())
-        .idle_session_ttl_in_seconds(300)
-        .bot_tags("resetpw:stack", "demo")
-        .send()
-        .await?;
-    Ok(bot.bot_id().unwrap_or_default().to_string())
-}
-
-async fn create_locale(lex: &Client, bot_id: &str) -> R {
-    lex.create_bot_locale()
-        .bot_id(bot_id)
-        .bot_version("DRAFT")
-        .locale_id("en_US")
-        .nlu_intent_confidence_threshold(0.4)
-        .voice_settings(VoiceSettings::builder().voice_id("Joanna").build()?)
-        .send()
-        .await?;
-    lex.wait_until_bot_locale_created()
-        .bot_id(bot_id)
-        .bot_version("DRAFT")
-        .locale_id("en_US")
-        .wait(WAIT)
-        .await?;
-    Ok(())
-}
-
-fn alias_arn(bot_id: &str, alias_id: &str) -> String {
-    format!("arn:aws:lex:us-east-1:123456789012:bot-alias/{bot_id}/{alias_id}")
-}
-
 /// The whole bot resetpw builds: locale, Month slot type, ResetPW intent with three slots,
 /// priorities and hooks; built, versioned, aliased with the Lambda code hook; described back.
 #[test]
@@ -166,7 +60,7 @@ fn a_full_bot_is_built_versioned_and_aliased() -> R {
 
 async fn a_full_bot_is_built_versioned_and_aliased_steps() -> R {
     let cloud = start().await;
-    let lex = client(&cloud, "lex-full");
+    let lex = lex_client(&cloud.url, "lex-full");
 
     let created = lex
         .create_bot()
@@ -715,7 +609,7 @@ fn lists_filter_sort_and_paginate() -> R {
 
 async fn lists_filter_sort_and_paginate_steps() -> R {
     let cloud = start().await;
-    let lex = client(&cloud, "lex-lists");
+    let lex = lex_client(&cloud.url, "lex-lists");
     for name in ["echo", "alpha", "delta", "bravo", "charlie"] {
         create_bot(&lex, &format!("list-{name}")).await?;
     }
@@ -845,7 +739,7 @@ fn errors_have_lex_types_and_codes() -> R {
 
 async fn errors_have_lex_types_and_codes_steps() -> R {
     let cloud = start().await;
-    let lex = client(&cloud, "lex-errors");
+    let lex = lex_client(&cloud.url, "lex-errors");
 
     let missing = lex.describe_bot().bot_id("NOSUCHBOT0").send().await;
     let err = missing.unwrap_err();
@@ -1056,7 +950,7 @@ fn failed_builds_say_why() -> R {
 
 async fn failed_builds_say_why_steps() -> R {
     let cloud = start().await;
-    let lex = client(&cloud, "lex-failed");
+    let lex = lex_client(&cloud.url, "lex-failed");
     let bot_id = create_bot(&lex, "failing").await?;
     create_locale(&lex, &bot_id).await?;
     let intent = lex
@@ -1264,7 +1158,7 @@ fn resource_policies_have_numeric_revisions() -> R {
 
 async fn resource_policies_have_numeric_revisions_steps() -> R {
     let cloud = start().await;
-    let lex = client(&cloud, "lex-policy");
+    let lex = lex_client(&cloud.url, "lex-policy");
     let bot_id = create_bot(&lex, "policy-bot").await?;
     let arn = alias_arn(&bot_id, "TSTALIASID");
     let none = lex
@@ -1402,7 +1296,7 @@ fn the_call_record_names_lex_operations() -> R {
 
 async fn the_call_record_names_lex_operations_steps() -> R {
     let cloud = start().await;
-    let lex = client(&cloud, "lex-record");
+    let lex = lex_client(&cloud.url, "lex-record");
     lex.list_bots().send().await?;
     let bot_id = create_bot(&lex, "recorded").await?;
     lex.describe_bot().bot_id(&bot_id).send().await?;
@@ -1449,7 +1343,7 @@ fn the_rest_of_the_model_api_answers() -> R {
 
 async fn the_rest_of_the_model_api_answers_steps() -> R {
     let cloud = start().await;
-    let lex = client(&cloud, "lex-rest");
+    let lex = lex_client(&cloud.url, "lex-rest");
     let bot_id = create_bot(&lex, "rest-bot").await?;
     create_locale(&lex, &bot_id).await?;
     let selection = SlotValueSelectionSetting::builder()

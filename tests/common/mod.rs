@@ -61,7 +61,13 @@ impl Case {
     /// deploying `fn.zip` (a tiny zip of a shell script, written beside it: no release build
     /// needed), plus `extra` YAML appended; returns its path.
     pub fn write_stack_with_function(&self, extra: &str) -> PathBuf {
-        let zip = resetpw::package::zip_bootstrap(b"#!/bin/sh\n").expect("zip");
+        self.write_stack_with_bootstrap("#!/bin/sh\n", extra)
+    }
+
+    /// Like [`Case::write_stack_with_function`], with `script` as the function's `bootstrap`
+    /// (e.g. a bash Runtime API loop that answers Lex as a test scripts it).
+    pub fn write_stack_with_bootstrap(&self, script: &str, extra: &str) -> PathBuf {
+        let zip = resetpw::package::zip_bootstrap(script.as_bytes()).expect("zip");
         std::fs::write(self.dir.path().join("fn.zip"), zip).expect("write fn.zip");
         self.write_stack(&format!("fulfillment:\n  package: fn.zip\n{extra}"))
     }
@@ -210,6 +216,23 @@ impl Case {
             .await
             .expect("clear faults");
     }
+}
+
+/// The utterances of a stack's bot when the tests do not change them.
+pub const DEFAULT_UTTERANCES: [&str; 4] = [
+    "reset my password",
+    "I forgot my password",
+    "I am locked out",
+    "password reset",
+];
+
+/// The stack's `bot` section with these utterances (and voice).
+pub fn bot_section(voice: &str, utterances: &[&str]) -> String {
+    let list: Vec<String> = utterances.iter().map(|u| format!("    - {u}\n")).collect();
+    format!(
+        "bot:\n  locale: en_US\n  voice: {voice}\n  confidence_threshold: 0.4\n  idle_session_ttl_seconds: 300\n  utterances:\n{}",
+        list.join("")
+    )
 }
 
 /// SDK configuration for checking results: the same environment the binary gets.

@@ -16,7 +16,10 @@
 //! - with the intent's `dialogCodeHook.enabled` and a Lambda on the alias's locale settings, the
 //!   Lambda gets the Lex V2 event ([`event`]: `DialogCodeHook`, with `proposedNextState`) through
 //!   the emulator's own Invoke and its answer is applied ([`apply`]: `ElicitSlot`, `Delegate`,
-//!   `Close`, `ConfirmIntent`, `ElicitIntent`, messages, session attributes, slots);
+//!   `Close`, `ConfirmIntent`, `ElicitIntent`, messages, session attributes, slots). An
+//!   `ElicitSlot` may carry `slotElicitationStyle` (`Default`, `SpellByLetter`, `SpellByWord`):
+//!   it is kept in the answered `dialogAction`, and the next text is heard in that style
+//!   ([`spelled`]: "j d o e" → "jdoe");
 //! - fulfillment: with `fulfillmentCodeHook.enabled`, the `FulfillmentCodeHook` event, intent
 //!   state `ReadyForFulfillment`, and the Lambda's answer applied; without it the intent ends
 //!   `Fulfilled` with its closing response (`FallbackIntent` without a hook ends
@@ -729,6 +732,40 @@ pub fn parse_date(text: &str) -> Option<String> {
     None
 }
 
+/// The text as heard under a slot elicitation style: `SpellByLetter` joins single letters and
+/// digits ("j d o e 4 2" → "jdoe42"), `SpellByWord` takes the letter of each "x as in word"
+/// ("j as in juliet d as in delta" → "jd"); a text that is not spelled that way, and the
+/// `Default` style, leave it as said.
+pub fn spelled(text: &str, style: &str) -> String {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let letter = |w: &str| w.chars().count() == 1 && w.chars().all(char::is_alphanumeric);
+    match style {
+        "SpellByLetter" if !words.is_empty() && words.iter().all(|w| letter(w)) => {
+            words.concat().to_lowercase()
+        }
+        "SpellByWord" => {
+            let mut out = String::new();
+            let mut rest = words.as_slice();
+            while let [l, a, i, _word, tail @ ..] = rest {
+                if !(letter(l) && a.eq_ignore_ascii_case("as") && i.eq_ignore_ascii_case("in")) {
+                    return text.to_string();
+                }
+                out.push_str(&l.to_lowercase());
+                rest = tail;
+            }
+            if rest.is_empty() && !out.is_empty() {
+                out
+            } else {
+                text.to_string()
+            }
+        }
+        _ => text.to_string(),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The conversation
 
@@ -906,7 +943,12 @@ impl Turn<'_> {
                     .and_then(|s| s.get("slotTypeId"))
                     .and_then(Value::as_str)
                     .unwrap_or("AMAZON.FreeFormInput");
-                match resolve(self.text, type_id, self.served.slot_types.get(type_id)) {
+                let style = state
+                    .pointer("/dialogAction/slotElicitationStyle")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Default");
+                let heard = spelled(self.text, style);
+                match resolve(&heard, type_id, self.served.slot_types.get(type_id)) {
                     Some(resolved) => {
                         *attempts = 0;
                         state["intent"]["slots"][&slot_name] = json!({
@@ -1157,7 +1199,20 @@ impl Turn<'_> {
                         name_of(current)
                     )));
                 }
-                state["dialogAction"] = json!({"type": "ElicitSlot", "slotToElicit": slot});
+                let mut action = json!({"type": "ElicitSlot", "slotToElicit": slot});
+                if let Some(style) = given.pointer("/dialogAction/slotElicitationStyle") {
+                    match style.as_str() {
+                        Some(s @ ("Default" | "SpellByLetter" | "SpellByWord")) => {
+                            action["slotElicitationStyle"] = json!(s);
+                        }
+                        _ => {
+                            return Err(invalid(&format!(
+                                "slotElicitationStyle {style} is not one of Default, SpellByLetter, SpellByWord"
+                            )))
+                        }
+                    }
+                }
+                state["dialogAction"] = action;
                 state["intent"]["state"] = json!("InProgress");
                 Ok(if given_messages.is_empty() {
                     self.prompt(current, &slot)
@@ -1496,6 +1551,20 @@ mod tests {
                 resolved: vec![]
             }
         );
+    }
+
+    #[test]
+    fn spelling_styles_join_what_is_spelled() {
+        assert_eq!(spelled("j d o e 4 2", "SpellByLetter"), "jdoe42");
+        assert_eq!(spelled("J. D. O. E.", "SpellByLetter"), "jdoe");
+        assert_eq!(spelled("jdoe", "SpellByLetter"), "jdoe");
+        assert_eq!(spelled("my id is j d", "SpellByLetter"), "my id is j d");
+        assert_eq!(
+            spelled("j as in juliet d as in delta 4 as in four", "SpellByWord"),
+            "jd4"
+        );
+        assert_eq!(spelled("j as in", "SpellByWord"), "j as in");
+        assert_eq!(spelled("j d o e", "Default"), "j d o e");
     }
 
     #[test]
