@@ -27,11 +27,17 @@ pub enum StartupError {
     Kms(#[from] KmsError),
 }
 
-/// What a cold start built, with how long its KMS round trip took.
+/// What a cold start built, with how long its parts took.
 pub struct ColdStart {
     pub handler: Handler,
     pub directory: Arc<LdapDirectory>,
     pub kms_decrypt: Duration,
+    /// Reading and checking the environment (CA certificate included).
+    pub config: Duration,
+    /// The AWS SDK configuration and its HTTPS client.
+    pub sdk: Duration,
+    /// The directory's TLS configuration.
+    pub tls: Duration,
 }
 
 /// Builds the handler: validates the configuration, decrypts the bind password (once) and
@@ -48,7 +54,9 @@ pub async fn cold_start_parts(
     config: Config,
     sdk: &aws_config::SdkConfig,
 ) -> Result<ColdStart, StartupError> {
+    let started = Instant::now();
     let tls = ldap::tls_config(&config.ca_pem)?;
+    let tls_time = started.elapsed();
     let kms = aws_sdk_kms::Client::new(sdk);
     let started = Instant::now();
     let bind_password = cloud::decrypt_bind_password(
@@ -72,6 +80,9 @@ pub async fn cold_start_parts(
         handler,
         directory,
         kms_decrypt,
+        config: Duration::ZERO,
+        sdk: Duration::ZERO,
+        tls: tls_time,
     })
 }
 
@@ -98,9 +109,15 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// Cold start from the process environment (what `bootstrap` does). The directory
 /// connection is opened in the background, so it overlaps the runtime's first poll.
 pub async fn cold_start_from_env() -> Result<ColdStart, StartupError> {
+    let started = Instant::now();
     let config = Config::from_env()?;
+    let config_time = started.elapsed();
+    let started = Instant::now();
     let sdk = sdk_config().await;
-    let cold = cold_start_parts(config, &sdk).await?;
+    let sdk_time = started.elapsed();
+    let mut cold = cold_start_parts(config, &sdk).await?;
+    cold.config = config_time;
+    cold.sdk = sdk_time;
     let directory = cold.directory.clone();
     tokio::spawn(async move { directory.warm_up().await });
     Ok(cold)
