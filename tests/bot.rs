@@ -686,6 +686,7 @@ async fn a_version_a_killed_run_left_creating_is_waited_for_and_not_made_again()
     );
 
     // The plan waits for it, then finds it holds the stack's definition: only the alias moves.
+    let before_diff = case.mark().await;
     let out = case.run(&["diff", "-f", f, "-o", "json"], 0);
     let plan: Value = serde_json::from_str(&stdout(&out)).expect("the plan as JSON");
     let action = |id: &str| {
@@ -702,6 +703,39 @@ async fn a_version_a_killed_run_left_creating_is_waited_for_and_not_made_again()
         stderr(&out).contains("waiting for the version a previous run made"),
         "the wait is said: {}",
         stderr(&out)
+    );
+
+    // It was read only once made: the polls of version 2 all come before any read of it.
+    let reads: Vec<(u64, String)> = case
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c["seq"].as_u64().unwrap_or(0) > before_diff)
+        .filter(|c| {
+            c["params"]["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("/botversions/2"))
+        })
+        .map(|c| {
+            (
+                c["seq"].as_u64().unwrap_or(0),
+                c["operation"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let polls: Vec<u64> = reads
+        .iter()
+        .filter(|r| r.1 == "DescribeBotVersion")
+        .map(|r| r.0)
+        .collect();
+    let first_read = reads
+        .iter()
+        .find(|r| r.1 != "DescribeBotVersion")
+        .map(|r| r.0)
+        .expect("the version's definition is read");
+    assert!(
+        polls.len() >= 2 && polls.iter().all(|p| *p < first_read),
+        "polled until made, then read: {reads:?}"
     );
 
     let mark = case.mark().await;
