@@ -835,6 +835,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn dialog_hook_on_the_last_slot_checks_it_then_delegates_to_fulfillment() {
+        // Lex calls the dialog hook on the input that fills the last slot too, without a
+        // proposed next state: a well-formed answer is delegated (Lex goes on to fulfillment)
+        // without a directory lookup; a malformed one is asked again before fulfillment.
+        let rig = rig();
+        let r = rig
+            .handler
+            .handle(event(
+                "DialogCodeHook",
+                Some("jdoe"),
+                Some("1985-03-14"),
+                Some("March"),
+                None,
+            ))
+            .await;
+        assert_eq!(state(&r), ("Delegate", "InProgress"));
+        let r = rig
+            .handler
+            .handle(event(
+                "DialogCodeHook",
+                Some("jdoe"),
+                Some("1985-03-14"),
+                Some("Smarch"),
+                None,
+            ))
+            .await;
+        assert_eq!(state(&r), ("ElicitSlot", "InProgress"));
+        assert_eq!(
+            r.session_state.dialog_action.slot_to_elicit.as_deref(),
+            Some("MonthStarted")
+        );
+        assert_eq!(rig.directory.lookups.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
     async fn dialog_hook_elicits_the_user_id_spelled_by_letter_and_delegates_the_rest() {
         let rig = rig();
         let proposing = |slot: Option<&str>, user: Option<&str>| {

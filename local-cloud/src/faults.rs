@@ -26,13 +26,19 @@ pub struct FaultRule {
     pub status: Option<u16>,
     /// Error code; by default the protocol's throttling code for 400/429, else a server error.
     pub code: Option<String>,
-    /// Delay added to every matching call, errors or not.
     /// Error message; by default "injected by the local cloud". Lets a test send an error
     /// as the service words it (Lambda's "The role defined for the function cannot be assumed
     /// by Lambda.", say), for clients that branch on the text.
     pub message: Option<String>,
+    /// Delay added to every matching call, errors or not.
     #[serde(default)]
     pub latency_ms: u64,
+    /// For the emulator's own Lex: the asynchronous status change a matching call starts (a
+    /// version `Creating` → `Available`, a build `Building` → `Built`, ...) takes this many
+    /// milliseconds instead of the configured delay. Applies to every matching call, with or
+    /// without `status`, so one test can slow its own changes down without touching others.
+    #[serde(default)]
+    pub transition_ms: Option<u64>,
     /// Stop after injecting this many errors (unlimited when absent).
     pub remaining: Option<u64>,
 }
@@ -47,6 +53,8 @@ pub struct Decision {
     pub error: Option<(u16, String)>,
     /// The message for `error`, when the rule gives one.
     pub message: Option<String>,
+    /// How long the status change the call starts takes, when a rule sets it.
+    pub transition: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -85,6 +93,7 @@ impl Faults {
             delay: Duration::ZERO,
             error: None,
             message: None,
+            transition: None,
         };
         for rule in guard.1.iter_mut() {
             let matches = rule.service.as_deref().is_none_or(|s| s == service)
@@ -94,6 +103,9 @@ impl Faults {
                 continue;
             }
             decision.delay += Duration::from_millis(rule.latency_ms);
+            if let Some(ms) = rule.transition_ms {
+                decision.transition = Some(Duration::from_millis(ms));
+            }
             let Some(status) = rule.status else { continue };
             if decision.error.is_some() || rule.remaining == Some(0) || fastrand::f64() >= rule.rate
             {
@@ -169,6 +181,7 @@ mod tests {
             code: None,
             message: None,
             latency_ms: 5,
+            transition_ms: None,
             remaining,
         }
     }
@@ -186,6 +199,21 @@ mod tests {
             f.decide("kms", "CreateKey", Some("t1")).error.is_none(),
             "exhausted"
         );
+    }
+
+    #[test]
+    fn a_transition_rule_applies_without_an_error() {
+        let f = Faults::default();
+        f.add(FaultRule {
+            status: None,
+            transition_ms: Some(3000),
+            latency_ms: 0,
+            ..rule("t1", 1.0, None)
+        });
+        let d = f.decide("kms", "CreateKey", Some("t1"));
+        assert!(d.error.is_none());
+        assert_eq!(d.transition, Some(Duration::from_secs(3)));
+        assert_eq!(f.decide("kms", "CreateKey", Some("t2")).transition, None);
     }
 
     #[test]

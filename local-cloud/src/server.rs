@@ -146,6 +146,7 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
                 headers: &headers,
                 body,
                 fault: own_fault,
+                transition: decision.transition,
                 client: &state.client,
                 moto_url: &state.moto_url,
             };
@@ -205,6 +206,7 @@ mod tests {
             code: None,
             message: None,
             latency_ms: 300,
+            transition_ms: None,
             remaining: None,
         });
         let url = serve(router(state.clone())).await;

@@ -1141,6 +1141,7 @@ async fn failed_builds_say_why_steps() -> R {
         code: None,
         message: None,
         latency_ms: 0,
+        transition_ms: None,
         remaining: Some(20),
     });
     let throttled = lex.describe_bot().bot_id(&good).send().await.unwrap_err();

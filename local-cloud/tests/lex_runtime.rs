@@ -1034,11 +1034,20 @@ async fn code_hooks_get_the_lex_event_and_their_answers_are_applied_steps() -> R
         Some("fulfilled")
     );
     assert_eq!(attrs.get("Mode").map(String::as_str), Some("spell"));
-    let seen = events_n(&function, 4).await;
-    let fulfil = seen
-        .iter()
-        .find(|e| e["invocationSource"] == "FulfillmentCodeHook")
-        .expect("the fulfillment hook was called");
+    let seen = events_n(&function, 5).await;
+    // The dialog hook hears the input that fills the last slot too, before fulfillment.
+    let last = &seen[3];
+    assert_eq!(last["invocationSource"], "DialogCodeHook");
+    assert_eq!(last["inputTranscript"], "march");
+    assert_eq!(
+        last["sessionState"]["intent"]["slots"]["MonthStarted"]["value"]["interpretedValue"],
+        "March"
+    );
+    assert!(
+        last.get("proposedNextState").is_none(),
+        "nothing to elicit: {last}"
+    );
+    let fulfil = &seen[4];
     assert_eq!(fulfil["invocationSource"], "FulfillmentCodeHook");
     assert_eq!(fulfil["inputTranscript"], "march");
     assert_eq!(

@@ -138,6 +138,12 @@ pub trait Resource: Send + Sync {
     fn wanted(&self) -> bool {
         true
     }
+    /// The resource this one is a part of, whose deletion removes it too (a Lex bot's DRAFT
+    /// definition and build go with the bot): `down` deletes nothing of its own for it and
+    /// reports it as deleted with that resource, after that one is gone.
+    fn deleted_with(&self) -> Option<&'static str> {
+        None
+    }
     /// Outputs an update with these changes gives new values (a re-encrypted secret's
     /// ciphertext): dependents see them as unknown in the plan, and the new values after it.
     fn outputs_changed_by(&self, _changes: &[Change]) -> Vec<&'static str> {

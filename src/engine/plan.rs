@@ -187,6 +187,16 @@ fn find<'a>(resources: &'a Resources, id: &str) -> &'a dyn Resource {
         .expect("resource ids come from the same list")
 }
 
+/// The note on a plan step of a resource deleted with another (`Resource::deleted_with`).
+fn goes_with(resources: &Resources, r: &dyn Resource) -> Option<String> {
+    let whole = find(resources, r.deleted_with()?);
+    Some(format!(
+        "deleted with {} {}: nothing to delete on its own",
+        whole.kind(),
+        whole.name()
+    ))
+}
+
 fn forward_graph(resources: &Resources) -> BTreeMap<&'static str, Vec<&'static str>> {
     resources.iter().map(|r| (r.id(), r.depends_on())).collect()
 }
@@ -266,7 +276,9 @@ pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceErr
                     action: Action::Delete,
                     changes: Vec::new(),
                     live: Some(l),
-                    notes: vec!["no longer wanted by the stack file".into()],
+                    notes: std::iter::once("no longer wanted by the stack file".to_string())
+                        .chain(goes_with(resources, r.as_ref()))
+                        .collect(),
                 }),
                 _ => {}
             }
@@ -331,7 +343,10 @@ pub async fn plan_down(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceE
     for r in resources {
         let live = observed.remove(r.id()).flatten();
         let (action, notes) = match &live {
-            Some(l) if l.owned => (Action::Delete, Vec::new()),
+            Some(l) if l.owned => (
+                Action::Delete,
+                goes_with(resources, r.as_ref()).into_iter().collect(),
+            ),
             Some(_) => (
                 Action::None,
                 vec![format!("left alone: not owned by stack `{}`", cx.stack)],
@@ -497,7 +512,8 @@ async fn converge(
 }
 
 /// Applies a `down` plan: dependents first, at most `parallelism` at once. Returns the
-/// `kind name` of what was deleted.
+/// `kind name` of what was deleted. A part of another resource (`Resource::deleted_with`) is
+/// not deleted on its own: it is reported as deleted with that resource once that one is.
 pub async fn apply_down(
     cx: &Cx,
     resources: &Resources,
@@ -507,6 +523,7 @@ pub async fn apply_down(
 ) -> Result<Vec<String>, Vec<ResourceError>> {
     let deleted = Mutex::new(Vec::new());
     let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
+    let deleting = |id: &str| steps.get(id).is_some_and(|s| s.action == Action::Delete);
     let errors = run_dag(&reverse_graph(resources), parallelism.max(1), |id| {
         let (deleted, steps) = (&deleted, &steps);
         async move {
@@ -521,11 +538,26 @@ pub async fn apply_down(
                 return Ok(());
             };
             let r = find(resources, id);
+            if r.deleted_with().is_some_and(deleting) {
+                return Ok(()); // reported with the resource it is part of
+            }
             let line = format!("{} {}", r.kind(), r.name());
             progress.begin(id, &format!("{line}: deleting"));
             let work = async { r.delete(cx, live).await.map(|()| (Some("deleted"), ())) };
             reported(progress, id, &line, work).await?;
-            deleted.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            let mut done = deleted.lock().unwrap_or_else(|p| p.into_inner());
+            done.push(line.clone());
+            for part in resources.iter().filter(|p| p.deleted_with() == Some(id)) {
+                if deleting(part.id()) {
+                    let part_line = format!("{} {}", part.kind(), part.name());
+                    progress.end(
+                        part.id(),
+                        &format!("{part_line}: deleted with {line}"),
+                        std::time::Duration::ZERO,
+                    );
+                    done.push(format!("{part_line} (with {line})"));
+                }
+            }
             Ok(())
         }
     })

@@ -59,6 +59,9 @@ pub struct Request<'a> {
     /// The code of an injected fault that the service carries out itself rather than as an
     /// error answer (see [`acts_on_fault`]).
     pub fault: Option<String>,
+    /// How long a status change this call starts takes, when a fault rule's `transition_ms`
+    /// says so (Lex); `None`: the service's configured delay.
+    pub transition: Option<std::time::Duration>,
     /// Where moto is, for a service that answers some operations itself and forwards the rest.
     pub client: &'a reqwest::Client,
     pub moto_url: &'a str,

@@ -1,6 +1,10 @@
 //! The bot `<stack>-resetpw`: found again by name, owned through its `resetpw:stack` tag (a
 //! same-named bot without it is refused), with the bot role, the idle session TTL and data
 //! privacy (not child-directed).
+//!
+//! The bot role is made moments before the bot, and IAM is eventually consistent: Lex can
+//! refuse a role it cannot use yet. CreateBot retries that refusal alone (see
+//! [`role_not_ready`]) with backoff until `--timeout`, with a progress line saying why.
 
 use super::{bot_arn, bot_name, find_bot, retag, GONE};
 use crate::aws::{ApiError, Cx};
@@ -15,6 +19,20 @@ use std::collections::BTreeMap;
 
 pub const ID: &str = "bot";
 const KIND: &str = "lex-bot";
+
+/// Whether CreateBot's error is Lex refusing a role it cannot use yet: a
+/// `ValidationException` or `AccessDeniedException` about the role. The exact wording Lex
+/// gives a role created seconds ago was not found in AWS's documentation or public issues, so
+/// the match is on the error code and the word "role"; a refusal of the caller's own
+/// permissions ("not authorized to perform", `iam:PassRole`) is never retried, as no wait
+/// fixes it.
+pub fn role_not_ready(code: Option<&str>, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    matches!(code, Some("ValidationException" | "AccessDeniedException"))
+        && message.contains("role")
+        && !message.contains("not authorized to perform")
+        && !message.contains("passrole")
+}
 
 pub struct Bot {
     stack: String,
@@ -167,29 +185,67 @@ impl Resource for Bot {
         cx: &Cx,
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
-        let result = cx
-            .lex
-            .create_bot()
-            .bot_name(self.name())
-            .description(self.description())
-            .role_arn(Self::role(inputs)?)
-            .data_privacy(DataPrivacy::builder().child_directed(false).build())
-            .idle_session_ttl_in_seconds(self.ttl()?)
-            .set_bot_tags(Some(cx.tags_for(ID).into_iter().collect()))
-            .send()
-            .await;
-        let id = match result {
-            Ok(out) => out.bot_id().unwrap_or_default().to_string(),
-            Err(e) => {
-                let e = ApiError::from(e);
-                if !e.is("ConflictException") {
-                    return Err(ResourceError::Api {
-                        verb: "create",
-                        kind: KIND,
-                        name: self.name(),
-                        source: e,
-                    });
+        let role = Self::role(inputs)?;
+        let ttl = self.ttl()?;
+        let line = format!("{KIND} {}", self.name());
+        // `Ok(Some(id))` when made now; `Ok(None)` when Lex says it exists (a crashed run's
+        // call); `Err` for any refusal but the role's, which ends the wait at once.
+        let created = wait_until(
+            "IAM to let Lex use the new bot role",
+            cx.timeout,
+            Backoff {
+                first: std::time::Duration::from_secs(1),
+                ..Backoff::default()
+            },
+            "IAM has not propagated the bot role yet: run the same command again in a minute",
+            |_| {
+                cx.progress.begin(
+                    ID,
+                    &format!("{line}: waiting for IAM to propagate the new bot role (Lex cannot use it yet)"),
+                )
+            },
+            || {
+                let role = role.clone();
+                async move {
+                    let result = cx
+                        .lex
+                        .create_bot()
+                        .bot_name(self.name())
+                        .description(self.description())
+                        .role_arn(role)
+                        .data_privacy(DataPrivacy::builder().child_directed(false).build())
+                        .idle_session_ttl_in_seconds(ttl)
+                        .set_bot_tags(Some(cx.tags_for(ID).into_iter().collect()))
+                        .send()
+                        .await;
+                    Ok::<_, ApiError>(match result {
+                        Ok(out) => Poll::Ready(Ok(Some(out.bot_id().unwrap_or_default().to_string()))),
+                        Err(e) => {
+                            let e = ApiError::from(e);
+                            if role_not_ready(e.code.as_deref(), &e.message) {
+                                Poll::Pending("Lex cannot use the role yet".into())
+                            } else if e.is("ConflictException") {
+                                Poll::Ready(Ok(None))
+                            } else {
+                                Poll::Ready(Err(e))
+                            }
+                        }
+                    })
                 }
+            },
+        )
+        .await?;
+        let id = match created {
+            Ok(Some(id)) => id,
+            Err(source) => {
+                return Err(ResourceError::Api {
+                    verb: "create",
+                    kind: KIND,
+                    name: self.name(),
+                    source,
+                })
+            }
+            Ok(None) => {
                 // Made since the plan (a crashed run's call finishing): adopt it when ours.
                 let live = self
                     .observe(cx)
@@ -266,5 +322,38 @@ impl Resource for Bot {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_refused_role_is_waited_out() {
+        assert!(role_not_ready(
+            Some("ValidationException"),
+            "Lex could not assume the role arn:aws:iam::1:role/s-bot"
+        ));
+        assert!(role_not_ready(
+            Some("AccessDeniedException"),
+            "Access denied for the Role arn:aws:iam::1:role/s-bot"
+        ));
+        // The caller's own permissions: no wait fixes them.
+        assert!(!role_not_ready(
+            Some("AccessDeniedException"),
+            "User: arn:aws:sts::1:assumed-role/admin/me is not authorized to perform: lex:CreateBot"
+        ));
+        assert!(!role_not_ready(
+            Some("AccessDeniedException"),
+            "User is not allowed to perform iam:PassRole on the role"
+        ));
+        // Other refusals, or other codes, stop at once.
+        assert!(!role_not_ready(
+            Some("ValidationException"),
+            "idleSessionTTLInSeconds must be at least 60"
+        ));
+        assert!(!role_not_ready(Some("ConflictException"), "role in use"));
+        assert!(!role_not_ready(None, "role"));
     }
 }

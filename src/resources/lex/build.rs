@@ -200,6 +200,10 @@ impl Resource for BotBuild {
         self.build(cx, &live.physical_id).await
     }
 
+    fn deleted_with(&self) -> Option<&'static str> {
+        Some(super::bot::ID)
+    }
+
     /// A build is not a thing to delete: it goes with the bot.
     async fn delete(&self, _cx: &Cx, _live: &Live) -> Result<(), ResourceError> {
         Ok(())

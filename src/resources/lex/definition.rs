@@ -462,6 +462,10 @@ impl Resource for BotDefinition {
         Ok(Self::outputs(&bot_id, &desired_definition(self.config()?)))
     }
 
+    fn deleted_with(&self) -> Option<&'static str> {
+        Some(super::bot::ID)
+    }
+
     /// The locale, slot type, intent and slots go with the bot.
     async fn delete(&self, _cx: &Cx, _live: &Live) -> Result<(), ResourceError> {
         Ok(())

@@ -5,7 +5,11 @@
 //!
 //! Comparing with the newest version rather than the alias's: after a run killed between
 //! CreateBotVersion and the alias update, the next run finds the version it made and only
-//! moves the alias, instead of making another identical one.
+//! moves the alias, instead of making another identical one. That version may still be
+//! `Creating` when the next `up` or `diff` reads it (Lex makes versions asynchronously): the
+//! read waits until it settles (within `--timeout`, with a progress line saying so), then
+//! compares an `Available` one as usual; one that ended `Failed` counts as holding nothing,
+//! so a new version is made.
 
 use super::{
     aliases, desired_definition, find_bot, read_definition, versions, Definition, DRAFT, GONE,
@@ -110,6 +114,44 @@ impl BotVersion {
     }
 }
 
+/// Statuses of a version Lex is still working on.
+const UNSETTLED: &[&str] = &["Creating", "Versioning", "Updating", "Importing"];
+
+/// Polls until a version is no longer being made and gives its status (`Available`,
+/// `Failed`, ...): the newest version a crashed run made may still be `Creating`.
+pub async fn settled_status(cx: &Cx, bot_id: &str, version: &str) -> Result<String, ResourceError> {
+    let status = wait_until(
+        &format!("bot version {version} to be made"),
+        cx.timeout,
+        Backoff::default(),
+        "Lex is still making the version: run the same command again",
+        |state| {
+            cx.progress.begin(
+                ID,
+                &format!("{KIND} {version}: waiting for the version a previous run made ({state})"),
+            )
+        },
+        || async move {
+            let v = cx
+                .lex
+                .describe_bot_version()
+                .bot_id(bot_id)
+                .bot_version(version)
+                .send()
+                .await
+                .map_err(ApiError::from)?;
+            let status = v.bot_status().map_or("unknown", |s| s.as_str()).to_string();
+            Ok::<_, ApiError>(if UNSETTLED.contains(&status.as_str()) {
+                Poll::Pending(status)
+            } else {
+                Poll::Ready(status)
+            })
+        },
+    )
+    .await?;
+    Ok(status)
+}
+
 /// Polls until a version is Available (one a crashed run made may still be Creating).
 pub async fn wait_available(cx: &Cx, bot_id: &str, version: &str) -> Result<(), ResourceError> {
     wait_until(
@@ -196,11 +238,17 @@ impl Resource for BotVersion {
             .into_iter()
             .map(|a| a.2)
             .collect();
-        let defined: Definition = read_definition(cx, &bot.id, &newest.to_string(), self.locale())
-            .await
-            .map_err(api("read", KIND, &self.name()))?
-            .map(|d| d.fields)
-            .unwrap_or_default();
+        // A version still being made is read once it is; one that failed holds nothing.
+        let status = settled_status(cx, &bot.id, &newest.to_string()).await?;
+        let defined: Definition = if status == "Available" {
+            read_definition(cx, &bot.id, &newest.to_string(), self.locale())
+                .await
+                .map_err(api("read", KIND, &self.name()))?
+                .map(|d| d.fields)
+                .unwrap_or_default()
+        } else {
+            Definition::new()
+        };
         let mut props = defined;
         props.remove("slot (other)");
         props.insert(PRUNE, json!(to_prune(&all, &served)));

@@ -142,7 +142,7 @@ impl Lex {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let ctx = models::Ctx {
-            delay: self.delay(),
+            delay: request.transition.unwrap_or_else(|| self.delay()),
             forced_build_failure: request.fault.as_deref() == Some(FORCED_BUILD_FAILURE),
         };
         let answer = self

@@ -14,9 +14,18 @@
 //!   (elicited with its prompt), then the intent's confirmation prompt if it has an active one,
 //!   then fulfillment;
 //! - with the intent's `dialogCodeHook.enabled` and a Lambda on the alias's locale settings, the
-//!   Lambda gets the Lex V2 event ([`event`]: `DialogCodeHook`, with `proposedNextState`) through
-//!   the emulator's own Invoke and its answer is applied ([`apply`]: `ElicitSlot`, `Delegate`,
-//!   `Close`, `ConfirmIntent`, `ElicitIntent`, messages, session attributes, slots). An
+//!   Lambda gets the Lex V2 event ([`event`]: `DialogCodeHook`) through the emulator's own Invoke
+//!   after every input of the intent — also the one that fills the last required slot (or
+//!   answers the confirmation), before fulfillment — and its answer is applied ([`apply`]:
+//!   `ElicitSlot`, `Delegate`, `Close`, `ConfirmIntent`, `ElicitIntent`, messages, session
+//!   attributes, slots); a `Delegate` there goes on to fulfillment. The event carries
+//!   `proposedNextState` when Lex would elicit a slot or confirm, none when it would fulfill.
+//!   Sources: the Lex V2 Lambda input format ("DialogCodeHook: called after input from the
+//!   user"), the Lambda developer guide's Lex page ("for validation, Amazon Lex invokes the
+//!   Lambda function after each response from the user"), and the API's `SlotCaptureSetting.
+//!   codeHook` ("called after Amazon Lex successfully captures a slot value"), which the
+//!   intent-level switch turns on for every step. That no `proposedNextState` comes with the
+//!   turn before fulfillment is assumed, not verified. An
 //!   `ElicitSlot` may carry `slotElicitationStyle` (`Default`, `SpellByLetter`, `SpellByWord`):
 //!   it is kept in the answered `dialogAction`, and the next text is heard in that style
 //!   ([`spelled`]: "j d o e" → "jdoe");
@@ -1041,21 +1050,24 @@ impl Turn<'_> {
         interpretations: &[Value],
     ) -> Result<Vec<Value>, LexError> {
         let next = self.next(intent, state);
-        if next != Next::Fulfill && hook_enabled(intent, "dialogCodeHook") {
+        if hook_enabled(intent, "dialogCodeHook") {
             if let Some(arn) = &self.served.lambda_arn {
+                // Also on the turn that fills the last slot (or confirms): the hook validates
+                // every input, then a Delegate goes on to fulfillment.
                 let proposed = match &next {
-                    Next::Elicit(slot) => json!({
+                    Next::Elicit(slot) => Some(json!({
                         "dialogAction": {"type": "ElicitSlot", "slotToElicit": slot},
                         "intent": state["intent"].clone(),
                         "prompt": {"attempt": "Initial"},
-                    }),
-                    _ => json!({
+                    })),
+                    Next::Confirm => Some(json!({
                         "dialogAction": {"type": "ConfirmIntent"},
                         "intent": state["intent"].clone(),
                         "prompt": {"attempt": "Initial"},
-                    }),
+                    })),
+                    Next::Fulfill => None,
                 };
-                let event = self.event("DialogCodeHook", state, interpretations, Some(proposed));
+                let event = self.event("DialogCodeHook", state, interpretations, proposed);
                 let response = self.call(arn, &event).await?;
                 return self
                     .apply(intent, state, &response, interpretations, true)
