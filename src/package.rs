@@ -95,7 +95,17 @@ pub fn build_release_binary(
     if let Some(home) = cargo_home() {
         flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
     }
-    let output = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    // Variables cargo sets for the crate being built or run (when `resetpw` runs under `cargo
+    // test` or `cargo run`) must not reach the inner build: build scripts watch some of them
+    // (`rerun-if-env-changed=CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, ...), so the release build
+    // would start over each time it is run from another context (a test, a shell).
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str().filter(|n| set_by_cargo_for_a_crate(n)) {
+            command.env_remove(name);
+        }
+    }
+    let output = command
         .current_dir(&root)
         .args([
             "build",
@@ -154,6 +164,30 @@ pub fn build_release_binary(
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
         .next_back()
         .ok_or(PackageError::NoBinary)
+}
+
+/// Whether `name` is one of the variables cargo sets for a crate it compiles, runs or tests (not
+/// one a user sets to configure cargo, like `CARGO_HOME` or `CARGO_BUILD_JOBS`).
+fn set_by_cargo_for_a_crate(name: &str) -> bool {
+    const EXACT: [&str; 10] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "CARGO_MAKEFLAGS",
+        "OUT_DIR",
+    ];
+    const PREFIXES: [&str; 4] = [
+        "CARGO_PKG_",
+        "CARGO_BIN_EXE_",
+        "CARGO_CFG_",
+        "CARGO_FEATURE_",
+    ];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 fn cargo_home() -> Option<PathBuf> {
@@ -265,6 +299,29 @@ mod tests {
         let mut back = Vec::new();
         file.read_to_end(&mut back).unwrap();
         assert_eq!(back, payload);
+    }
+
+    #[test]
+    fn only_the_variables_cargo_sets_for_a_crate_are_kept_from_the_inner_build() {
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_BIN_EXE_resetpw",
+            "CARGO_CFG_TARGET_OS",
+            "OUT_DIR",
+        ] {
+            assert!(set_by_cargo_for_a_crate(name), "{name}");
+        }
+        for name in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_JOBS",
+            "CARGO",
+            "PATH",
+        ] {
+            assert!(!set_by_cargo_for_a_crate(name), "{name}");
+        }
     }
 
     #[test]

@@ -1,0 +1,511 @@
+//! The whole phone line end to end, offline: the real bundled Lambda (one release build per test
+//! run, deployed by `resetpw up`) with its directory settings pointing at the local directory
+//! (Samba AD from scripts/local-directory), the bot and the Connect side in the local cloud, and
+//! `resetpw chat` talking to the deployed bot as a caller would. Results are checked in the
+//! directory (binds, pwdLastSet), in the local cloud's call record (SNS Publish) and in the
+//! function's log (the emulator's log endpoint), never in the tool's own output alone.
+//!
+//! Every test here shares one stack (deploying a line takes a while) and owns one fixture user
+//! of scripts/local-directory that no other test file touches. Without the local directory
+//! (LOCAL_DIRECTORY_* unset) the tests print why and pass without checking anything;
+//! scripts/test always starts it.
+
+mod common;
+
+use common::{cloud_url, stdout, Case};
+use ldap3::{LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry};
+use resetpw_lambda::handler::{MSG_DONE, MSG_NOT_VERIFIED};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+/// A fixture user of scripts/local-directory and what the caller says for it.
+struct User {
+    sam: &'static str,
+    /// The date of birth as a caller says it.
+    dob_spoken: &'static str,
+    month: &'static str,
+    /// The directory's telephoneNumber, normalized as the SMS goes out.
+    phone: &'static str,
+}
+
+const LINE: User = User {
+    sam: "rp.line",
+    dob_spoken: "november twenty third nineteen eighty six",
+    month: "November",
+    phone: "+15550100021",
+};
+const WRONG: User = User {
+    sam: "rp.linewrong",
+    dob_spoken: "20 January 1991",
+    month: "January",
+    phone: "+15550100022",
+};
+const LOCK: User = User {
+    sam: "rp.linelock",
+    dob_spoken: "1977-05-17",
+    month: "May",
+    phone: "+15550100023",
+};
+const CALLER: User = User {
+    sam: "rp.linecaller",
+    dob_spoken: "august twelfth nineteen sixty four",
+    month: "August",
+    phone: "+15550100024",
+};
+
+/// The local directory's coordinates (scripts/local-directory's exports).
+struct Directory {
+    url: String,
+    ca_file: String,
+    base_dn: String,
+    bind_dn: String,
+    admin_dn: String,
+    admin_password: String,
+}
+
+impl Directory {
+    /// `None` (with the reason printed) when the local directory is not running.
+    fn from_env() -> Option<Directory> {
+        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let names = [
+            "LOCAL_DIRECTORY_LDAPS_URL",
+            "LOCAL_DIRECTORY_CA_FILE",
+            "LOCAL_DIRECTORY_BASE_DN",
+            "LOCAL_DIRECTORY_BIND_DN",
+            "LOCAL_DIRECTORY_BIND_PASSWORD",
+            "LOCAL_DIRECTORY_ADMIN_DN",
+            "LOCAL_DIRECTORY_ADMIN_PASSWORD",
+        ];
+        if let Some(missing) = names.iter().find(|n| get(n).is_none()) {
+            eprintln!(
+                "skipped: {missing} is not set, so the local directory is not running; \
+                 run `eval \"$(scripts/local-directory start)\"` first (scripts/test does)"
+            );
+            return None;
+        }
+        Some(Directory {
+            url: get(names[0])?,
+            ca_file: get(names[1])?,
+            base_dn: get(names[2])?,
+            bind_dn: get(names[3])?,
+            admin_dn: get(names[5])?,
+            admin_password: get(names[6])?,
+        })
+    }
+
+    fn user_dn(&self, sam: &str) -> String {
+        format!("CN={sam},{}", self.base_dn)
+    }
+
+    async fn connect(&self) -> ldap3::Ldap {
+        let pem = std::fs::read_to_string(&self.ca_file).expect("the local directory's CA file");
+        let tls = resetpw_lambda::ldap::tls_config(&pem).expect("CA parses");
+        let (conn, ldap) =
+            LdapConnAsync::with_settings(LdapConnSettings::new().set_config(tls), &self.url)
+                .await
+                .expect("LDAPS connection to the local directory");
+        ldap3::drive!(conn);
+        ldap
+    }
+
+    async fn admin(&self) -> ldap3::Ldap {
+        let mut ldap = self.connect().await;
+        ldap.simple_bind(&self.admin_dn, &self.admin_password)
+            .await
+            .expect("admin bind round trip")
+            .success()
+            .expect("admin bind");
+        ldap
+    }
+
+    /// Whether `sam` binds with `password`.
+    async fn binds(&self, sam: &str, password: &str) -> bool {
+        let mut ldap = self.connect().await;
+        let rc = ldap
+            .simple_bind(&self.user_dn(sam), password)
+            .await
+            .expect("bind round trip")
+            .rc;
+        let _ = ldap.unbind().await;
+        rc == 0
+    }
+
+    /// Gives `sam` a known password (as the domain admin, no change forced at logon) and returns it.
+    async fn set_known_password(&self, sam: &str) -> String {
+        let password = format!("Known#{:08x}Qz", fastrand::u32(..));
+        let quoted: Vec<u8> = format!("\"{password}\"")
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let mut ldap = self.admin().await;
+        ldap.modify(
+            &self.user_dn(sam),
+            vec![
+                Mod::Replace(b"unicodePwd".to_vec(), HashSet::from([quoted])),
+                Mod::Replace(b"pwdLastSet".to_vec(), HashSet::from([b"-1".to_vec()])),
+            ],
+        )
+        .await
+        .expect("modify round trip")
+        .success()
+        .expect("admin sets the password");
+        let _ = ldap.unbind().await;
+        password
+    }
+
+    async fn attribute(&self, sam: &str, name: &str) -> Option<String> {
+        let mut ldap = self.admin().await;
+        let (entries, _) = ldap
+            .search(
+                &self.user_dn(sam),
+                Scope::Base,
+                "(objectClass=*)",
+                vec![name],
+            )
+            .await
+            .expect("search round trip")
+            .success()
+            .expect("the fixture user exists: run a current scripts/local-directory");
+        let _ = ldap.unbind().await;
+        let entry = SearchEntry::construct(entries.into_iter().next()?);
+        entry.attrs.get(name).and_then(|v| v.first().cloned())
+    }
+}
+
+/// The deployed line every test talks to.
+struct Line {
+    case: Case,
+    file: PathBuf,
+    function: String,
+}
+
+/// The bundled Lambda's deployment zip, built once per test run (a release build).
+fn package(dir: &Path) -> PathBuf {
+    let zip = resetpw::package::build_lambda_zip_quietly(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("the bundled Lambda builds");
+    let path = dir.join("fulfillment.zip");
+    std::fs::write(&path, &zip.bytes).expect("write the package");
+    path
+}
+
+fn stack_file(case: &Case, dir: &Directory, zip: &Path) -> String {
+    format!(
+        "name: {stack}
+region: us-east-1
+directory:
+  urls: [{url}]
+  base_dn: {base}
+  bind_dn: {bind}
+  ca_file: {ca}
+  user_id_attribute: sAMAccountName
+  verification:
+    date_of_birth: birthDate
+    month_started: monthStarted
+  phone_attribute: telephoneNumber
+secret:
+  env: LOCAL_DIRECTORY_BIND_PASSWORD
+fulfillment:
+  package: {zip}
+  memory_mb: 256
+  timeout_seconds: 15
+  password:
+    length: 16
+    force_change_at_logon: false
+    unlock_account: true
+  attempts:
+    max_failures: 3
+    window_minutes: 15
+    lockout_minutes: 60
+  caller_id_check: true
+bot:
+  locale: en_US
+  confidence_threshold: 0.4
+  utterances:
+    - reset my password
+    - I forgot my password
+connect:
+  instance_alias: i-{stack}
+  greeting: Welcome to the password reset line.
+  agent_queue: BasicQueue
+  phone_number:
+    country_code: US
+    type: DID
+    prefix: \"+1206\"
+",
+        stack = case.stack,
+        url = dir.url,
+        base = dir.base_dn,
+        bind = dir.bind_dn,
+        ca = dir.ca_file,
+        zip = zip.display(),
+    )
+}
+
+/// The line, deployed by the first test that needs it; `None` without the local directory.
+fn line() -> Option<&'static Line> {
+    static LINE: OnceLock<Option<Line>> = OnceLock::new();
+    LINE.get_or_init(|| {
+        let dir = Directory::from_env()?;
+        let case = Case::new("line");
+        let zip = package(case.dir.path());
+        let file = case.write_raw(&stack_file(&case, &dir, &zip));
+        let path = file.to_str().expect("utf-8 path").to_string();
+        case.run(&["up", "-f", &path], 0);
+        Some(Line {
+            function: format!("{}-fulfillment", case.stack),
+            case,
+            file,
+        })
+    })
+    .as_ref()
+}
+
+impl Line {
+    /// `resetpw chat` with these texts and the attributes the contact flow sets (the caller's
+    /// number and a contact id, which the audit lines carry); returns the output and the id.
+    fn chat(&self, caller: &str, says: &[&str], expect: i32) -> (Output, String) {
+        let contact = format!("contact-{:016x}", fastrand::u64(..));
+        let mut args = vec!["chat", "-f", self.file.to_str().expect("utf-8 path")];
+        for s in says {
+            args.extend(["--say", s]);
+        }
+        let caller = format!("CallerNumber={caller}");
+        let contact_attribute = format!("ContactId={contact}");
+        args.extend([
+            "--session-attribute",
+            &caller,
+            "--session-attribute",
+            &contact_attribute,
+        ]);
+        (self.case.run(&args, expect), contact)
+    }
+
+    /// SNS Publish calls the function made: (PhoneNumber, Message).
+    async fn sms(&self) -> Vec<(String, String)> {
+        let url = format!("{}/_localcloud/calls?app={}", cloud_url(), self.function);
+        let calls: Vec<Value> = reqwest::get(url)
+            .await
+            .expect("call record")
+            .json()
+            .await
+            .expect("call record JSON");
+        calls
+            .iter()
+            .filter(|c| c["service"] == "sns" && c["operation"] == "Publish")
+            .map(|c| {
+                (
+                    c["params"]["PhoneNumber"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    c["params"]["Message"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    async fn sms_to(&self, phone: &str) -> usize {
+        self.sms()
+            .await
+            .iter()
+            .filter(|(to, _)| to == phone)
+            .count()
+    }
+
+    /// Every line the function's processes printed (and Lambda's START/END/REPORT lines).
+    async fn log(&self) -> Vec<String> {
+        let url = format!(
+            "{}/_localcloud/lambda/logs?function={}",
+            cloud_url(),
+            self.function
+        );
+        let lines: Vec<Value> = reqwest::get(url)
+            .await
+            .expect("function log")
+            .json()
+            .await
+            .expect("function log JSON");
+        lines
+            .iter()
+            .filter_map(|l| l["message"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// The audit lines (JSON on the function's stdout) for one contact, as `outcome/reason`.
+    async fn audits(&self, contact: &str) -> Vec<String> {
+        self.log()
+            .await
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["audit"] == "resetpw" && v["contact_id"] == contact)
+            .map(|v| {
+                format!(
+                    "{}/{}",
+                    v["outcome"].as_str().unwrap_or(""),
+                    v["reason"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+}
+
+/// The bot's last message of a chat transcript (plain output: `bot: ...` lines).
+fn last_bot_message(out: &Output) -> String {
+    stdout(out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("bot: "))
+        .next_back()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn says(user: &User, id: &'static str) -> [&'static str; 4] {
+    ["reset my password", id, user.dob_spoken, user.month]
+}
+
+#[tokio::test]
+async fn a_caller_who_answers_right_gets_a_new_password_by_one_sms_to_the_directory_number() {
+    let Some(dir) = Directory::from_env() else {
+        return;
+    };
+    let line = line().expect("deployed");
+    let old = dir.set_known_password(LINE.sam).await;
+    let before = dir.attribute(LINE.sam, "pwdLastSet").await;
+
+    let (out, contact) = line.chat(LINE.phone, &says(&LINE, LINE.sam), 0);
+    let transcript = stdout(&out);
+    assert!(transcript.contains("-- Fulfilled"), "{transcript}");
+    assert!(last_bot_message(&out).starts_with(MSG_DONE), "{transcript}");
+
+    // Exactly one SMS from the whole line (no other test's caller gets one), to the number on
+    // record ("+1 (555) 010-0021" in the directory).
+    let sms = line.sms().await;
+    assert_eq!(
+        sms.len(),
+        1,
+        "{:?}",
+        sms.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
+    assert_eq!(sms[0].0, LINE.phone);
+    let new = sms[0]
+        .1
+        .split("password is ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the SMS carries the password")
+        .to_string();
+    assert!(new.len() >= 16, "a 16-character password");
+
+    // The directory took it: the new password binds (a wrong one does not) and pwdLastSet
+    // moved. (Samba still accepts the old password for a while after a reset, like AD's old
+    // password allowed period, so a bind with it proves nothing either way.)
+    assert!(dir.binds(LINE.sam, &new).await, "new password refused");
+    assert!(!dir.binds(LINE.sam, "Not-the-Passw0rd").await);
+    assert_ne!(dir.attribute(LINE.sam, "pwdLastSet").await, before);
+    assert_ne!(new, old);
+
+    // Never printed: not by chat, not in the function's log, which has the audit line.
+    assert!(!transcript.contains(&new));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&new));
+    let log = line.log().await;
+    assert!(log.iter().all(|l| !l.contains(&new)), "password in the log");
+    let audits = line.audits(&contact).await;
+    assert_eq!(
+        audits.last().map(String::as_str),
+        Some("fulfilled/reset"),
+        "{log:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_date_of_birth_changes_nothing_and_sends_nothing() {
+    let Some(dir) = Directory::from_env() else {
+        return;
+    };
+    let line = line().expect("deployed");
+    let known = dir.set_known_password(WRONG.sam).await;
+    let before = dir.attribute(WRONG.sam, "pwdLastSet").await;
+
+    let wrong = User {
+        dob_spoken: "21 January 1991",
+        ..WRONG
+    };
+    let (out, contact) = line.chat(WRONG.phone, &says(&wrong, WRONG.sam), 3);
+    assert!(stdout(&out).contains("-- Failed"), "{}", stdout(&out));
+    assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED);
+
+    assert!(dir.binds(WRONG.sam, &known).await, "password changed");
+    assert_eq!(dir.attribute(WRONG.sam, "pwdLastSet").await, before);
+    assert_eq!(line.sms_to(WRONG.phone).await, 0);
+    assert_eq!(
+        line.audits(&contact).await.last().map(String::as_str),
+        Some("refused/wrong_answer")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_user_hears_the_same_generic_message() {
+    if Directory::from_env().is_none() {
+        return;
+    }
+    let line = line().expect("deployed");
+    let (out, contact) = line.chat(
+        "+15550100099",
+        &["reset my password", "no.such.user", "1 May 1980", "May"],
+        3,
+    );
+    assert!(stdout(&out).contains("-- Failed"), "{}", stdout(&out));
+    assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED);
+    assert_eq!(line.sms_to("+15550100099").await, 0);
+    assert_eq!(
+        line.audits(&contact).await.last().map(String::as_str),
+        Some("refused/unknown_user")
+    );
+}
+
+#[tokio::test]
+async fn a_caller_number_other_than_the_phone_on_record_is_refused() {
+    let Some(dir) = Directory::from_env() else {
+        return;
+    };
+    let line = line().expect("deployed");
+    let known = dir.set_known_password(CALLER.sam).await;
+    let (out, contact) = line.chat("+15559990000", &says(&CALLER, CALLER.sam), 3);
+    assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED, "{}", stdout(&out));
+    assert!(dir.binds(CALLER.sam, &known).await, "password changed");
+    assert_eq!(line.sms_to(CALLER.phone).await, 0);
+    assert_eq!(
+        line.audits(&contact).await.last().map(String::as_str),
+        Some("refused/caller_id_mismatch")
+    );
+}
+
+#[tokio::test]
+async fn three_failures_lock_the_user_out_even_with_the_right_answers() {
+    let Some(dir) = Directory::from_env() else {
+        return;
+    };
+    let line = line().expect("deployed");
+    let known = dir.set_known_password(LOCK.sam).await;
+    let wrong = User {
+        month: "June",
+        ..LOCK
+    };
+    for _ in 0..3 {
+        let (out, _) = line.chat(LOCK.phone, &says(&wrong, LOCK.sam), 3);
+        assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED, "{}", stdout(&out));
+    }
+    let (out, contact) = line.chat(LOCK.phone, &says(&LOCK, LOCK.sam), 3);
+    assert!(stdout(&out).contains("-- Failed"), "{}", stdout(&out));
+    assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED);
+
+    assert!(dir.binds(LOCK.sam, &known).await, "password changed");
+    assert_eq!(line.sms_to(LOCK.phone).await, 0);
+    assert_eq!(
+        line.audits(&contact).await.last().map(String::as_str),
+        Some("refused/locked_out")
+    );
+}
