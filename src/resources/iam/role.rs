@@ -77,6 +77,10 @@ impl Resource for IamRole {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// The role; then its tags.
+    fn read_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         Self::role_name(&self.stack)
     }
