@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Semaphore;
 
-/// Resources observed at once while planning: reads only, so generous (the SDK's adaptive retry
-/// handles throttling); never tied to `--parallelism`.
+/// Resources reading at once while planning (a lookup, or a diff's reads): reads only, so
+/// generous (the SDK's adaptive retry handles throttling); never tied to `--parallelism`, which
+/// bounds only what `up` and `down` change.
 const OBSERVE_CONCURRENCY: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
