@@ -568,3 +568,109 @@ async fn a_tag_change_applies_without_the_password() {
     );
     case.run(&["down", "-f", f, "--yes"], 0);
 }
+
+/// Keys carrying this stack's tags, each scheduled for deletion: what earlier `down`s of a
+/// stack of the same name leave behind for 7+ days. Returns their ids.
+async fn pending_deletion_keys(stack: &str, n: usize) -> Vec<String> {
+    let kms = aws_sdk_kms::Client::new(&sdk().await);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_kms::types::Tag::builder()
+            .tag_key(k)
+            .tag_value(v)
+            .build()
+            .unwrap()
+    };
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let key = kms
+            .create_key()
+            .tags(tag("resetpw:stack", stack))
+            .tags(tag("resetpw:resource", "directory-key"))
+            .tags(tag("team", "it"))
+            .send()
+            .await
+            .unwrap();
+        let id = key.key_metadata().unwrap().key_id().to_string();
+        kms.schedule_key_deletion()
+            .key_id(&id)
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_ten_keys_pending_deletion_a_fresh_up_adopts_none_and_creates_one() {
+    let case = Case::new("pending");
+    let pending = pending_deletion_keys(&case.stack, 10).await;
+    let file = case.write_stack("");
+    let f = path_str(&file);
+    case.run(&["up", "-f", f], 0);
+
+    let s = seen(&case.stack).await;
+    let key_id = s.key_id.expect("the alias names a key");
+    assert!(!pending.contains(&key_id), "adopted a key pending deletion");
+    assert_eq!(s.key_state.as_deref(), Some("Enabled"));
+    assert_eq!(live_owned_keys(&case.stack).await, 1, "exactly one new key");
+    let calls = case.calls().await;
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c["operation"] == "CreateKey")
+            .count(),
+        1
+    );
+    // The scan saw each pending key's state in its DescribeKey and read none of their tags.
+    let tag_reads: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["operation"] == "ListResourceTags")
+        .filter(|c| {
+            pending
+                .iter()
+                .any(|id| Some(id.as_str()) == c["params"]["KeyId"].as_str())
+        })
+        .collect();
+    assert_eq!(tag_reads, Vec::<&Value>::new());
+    case.run(&["diff", "-f", f, "--exit-code"], 0);
+    case.run(&["down", "-f", f, "--yes"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_the_diff_needs_failing_fails_the_plan_and_changes_nothing() {
+    let case = Case::new("diffread");
+    let file = case.write_stack("");
+    let f = path_str(&file);
+    case.run(&["up", "-f", f], 0);
+
+    // The secret's decrypt (a read of the diff, not of the lookup), then the policy's version.
+    for (service, operation, says) in [
+        ("kms", "Decrypt", "decrypt ssm-parameter"),
+        ("iam", "GetPolicyVersion", "iam-policy"),
+    ] {
+        case.inject(json!({"service": service, "operation": operation, "status": 500}))
+            .await;
+        let mark = case.mark().await;
+        let out = case.run(&["up", "-f", f], 1);
+        case.clear_faults().await;
+        let err = stderr(&out);
+        assert!(err.contains(says), "{operation} failing: {err}");
+        assert!(!err.contains(PASSWORD));
+        assert_eq!(
+            case.mutating_since(mark).await,
+            Vec::<String>::new(),
+            "{operation} failing: nothing planned, nothing changed"
+        );
+        let calls = case.calls().await;
+        assert!(
+            calls
+                .iter()
+                .any(|c| c["operation"] == operation && c["injected"] == true),
+            "the {operation} fault never fired"
+        );
+    }
+    case.run(&["diff", "-f", f, "--exit-code"], 0);
+    case.run(&["down", "-f", f, "--yes"], 0);
+}

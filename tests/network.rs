@@ -739,3 +739,56 @@ async fn endpoints_egress_uses_vpc_endpoints_instead_of_a_nat_gateway() {
     down(&case, &file);
     assert_eq!(owned_left(&ec2, &case.stack).await, Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_prints_the_same_on_every_run_in_resource_order() {
+    let case = Case::new("net-order");
+    let b = format!("10.{}", octet());
+    let yaml = |first: &str, dir: &str| {
+        format!(
+            "network:\n  mode: new\n  vpc_cidr: {b}.0.0/16\n  private_subnets:\n    - {{cidr: {b}.{first}.0/24, availability_zone: us-east-1a}}\n    - {{cidr: {b}.2.0/24, availability_zone: us-east-1b}}\n  public_subnet: {{cidr: {b}.0.0/24, availability_zone: us-east-1a}}\n  directory_cidrs: [{dir}]\n"
+        )
+    };
+    // Planned by lookups and diffs that finish in whatever order the cloud answers: the text
+    // and the JSON must not depend on it.
+    let plans = |file: &Path, expect: i32| {
+        let f = file.to_str().unwrap();
+        let runs: Vec<(String, String)> = (0..3)
+            .map(|_| {
+                let text = case.run(&["diff", "-f", f, "--exit-code"], expect);
+                let json = case.run(&["diff", "-f", f, "-o", "json", "--exit-code"], expect);
+                (stdout(&text), stdout(&json))
+            })
+            .collect();
+        assert!(
+            runs.iter().all(|r| *r == runs[0]),
+            "plans differ between runs:\n{runs:#?}"
+        );
+        runs[0].clone()
+    };
+    let file = case.write_stack(&yaml("1", "10.0.0.0/24"));
+    let (cold, cold_json) = plans(&file, 2);
+    let order: Vec<String> = serde_json::from_str::<Value>(&cold_json).unwrap()["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let at = |id: &str| order.iter().position(|o| o == id).unwrap();
+    assert!(at("vpc") < at("public-subnet") && at("public-subnet") < at("nat-gateway"));
+    assert!(
+        at("private-subnet-1") < at("lambda-security-group"),
+        "{order:?}"
+    );
+    assert!(cold.contains("to create"), "{cold}");
+
+    case.run(&["up", "-f", file.to_str().unwrap()], 0);
+    // A replacement and an update in one plan, after a run that found everything.
+    let edited = case.write_stack(&yaml("3", "10.0.1.0/24"));
+    let (changed, _) = plans(&edited, 2);
+    assert!(
+        changed.contains("to replace") && changed.contains("to update"),
+        "{changed}"
+    );
+    case.run(&["down", "-f", file.to_str().unwrap(), "--yes"], 0);
+}

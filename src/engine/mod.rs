@@ -1,9 +1,11 @@
 //! The reconcile engine: one resource abstraction (identity, dependencies, observe, diff, create,
 //! update, delete), plans computed from live state only, and dependency-ordered execution.
 
+mod bounds;
 mod dag;
 mod plan;
 
+pub use bounds::{bounds, Bounds};
 pub use dag::run_dag;
 pub use plan::{
     apply_down, apply_up, blockers, live_outputs, plan_down, plan_up, Action, Plan, Step,
@@ -157,6 +159,22 @@ pub trait Resource: Send + Sync {
     /// exists, the zones exist, ...). Runs at the start of every `up` and `diff` plan.
     async fn preflight(&self, _cx: &Cx) -> Result<(), ResourceError> {
         Ok(())
+    }
+    /// Reads the diff needs beyond the lookup that need no inputs (the secret's decrypt): run by
+    /// the `up` and `diff` plans right after the lookup finds it, without waiting for the
+    /// resources it depends on. Whatever they find goes into `live.props` for `diff`.
+    async fn read_for_diff(&self, _cx: &Cx, live: Live) -> Result<Live, ResourceError> {
+        Ok(live)
+    }
+    /// The fewest dependent calls (rounds) its lookup, `read_for_diff` and diff make when it
+    /// exists: its weight in the no-op plan's bound (see `engine::bounds`).
+    fn read_rounds(&self) -> usize {
+        1
+    }
+    /// The fewest dependent calls (rounds) its create makes, a wait counting its first poll: its
+    /// weight in the cold `up`'s bound (see `engine::bounds`).
+    fn create_rounds(&self) -> usize {
+        1
     }
     /// Desired fields; `Prop::Unknown` where an input is not known yet.
     fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props;

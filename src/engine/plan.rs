@@ -4,13 +4,16 @@ use super::{run_dag, Change, Live, Outputs, Resource, ResourceError};
 use crate::aws::Cx;
 use crate::progress::Progress;
 use console::style;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tokio::sync::Semaphore;
 
-/// Resources observed at once while planning: reads only, so generous (the SDK's adaptive retry
-/// handles throttling); never tied to `--parallelism`.
+/// Resources reading at once while planning (a lookup, or a diff's reads): reads only, so
+/// generous (the SDK's adaptive retry handles throttling); never tied to `--parallelism`, which
+/// bounds only what `up` and `down` change.
 const OBSERVE_CONCURRENCY: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,89 +254,201 @@ async fn observe_all(
     }
 }
 
+/// What planning one resource gives the resources that depend on it: the outputs known before
+/// apply of it and of everything it depends on (`None` when it or one of those failed).
+type Known = Option<Arc<Outputs>>;
+
 /// The plan for `up` (and `diff`): what must change for the cloud to match the stack.
+///
+/// Planning is a graph too: every check and every lookup starts at once (at most
+/// `OBSERVE_CONCURRENCY` resources reading at a time), and each resource's diff starts as soon
+/// as its own lookup and the plans of the resources it depends on are done, whatever else is
+/// still running. The steps are put back in resource order at the end, and of several failures
+/// the first in resource order is reported (checks before lookups), so the output is the same on
+/// every run.
 pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceError> {
-    // Checks and lookups only read, so they all run at once; a failed check is reported first
-    // (the first in resource order, so the message is the same on every run).
+    let reads = Semaphore::new(OBSERVE_CONCURRENCY);
+    let results: Mutex<BTreeMap<&'static str, Result<Option<Step>, ResourceError>>> =
+        Mutex::new(BTreeMap::new());
+    let mut nodes: BTreeMap<&'static str, Shared<BoxFuture<'_, Known>>> = BTreeMap::new();
+    for r in topological(resources) {
+        let deps: Vec<Shared<BoxFuture<'_, Known>>> = r
+            .depends_on()
+            .iter()
+            .filter_map(|d| nodes.get(d).cloned())
+            .collect();
+        let (reads, results) = (&reads, &results);
+        let part_of = goes_with(resources, r);
+        let node = async move {
+            let outcome = plan_one(cx, r, reads, deps, part_of).await;
+            let known = match &outcome {
+                Ok(Some((_, known))) => Some(known.clone()),
+                _ => None,
+            };
+            if let Some(outcome) = outcome.transpose() {
+                results
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(r.id(), outcome.map(|(step, _)| step));
+            }
+            known
+        };
+        nodes.insert(r.id(), node.boxed().shared());
+    }
     let checks = futures::future::join_all(resources.iter().map(|r| r.preflight(cx)));
-    let (checks, observed) = tokio::join!(checks, observe_all(cx, resources));
+    let (checks, _) = tokio::join!(checks, futures::future::join_all(nodes.into_values()));
     if let Some(e) = checks.into_iter().find_map(Result::err) {
         return Err(e);
     }
-    let mut observed = observed?;
-    let mut inputs = Outputs::new();
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut outputs = Outputs::new();
     let mut steps = Vec::new();
     for r in resources {
-        let live = observed.remove(r.id()).flatten();
-        let mut notes = r.notes(cx);
-        if !r.wanted() {
-            // Removed by `up` when it is there and ours; otherwise not part of the plan.
-            match live {
-                Some(l) if l.owned => steps.push(Step {
-                    id: r.id(),
-                    kind: r.kind(),
-                    name: r.name(),
-                    action: Action::Delete,
-                    changes: Vec::new(),
-                    live: Some(l),
-                    notes: std::iter::once("no longer wanted by the stack file".to_string())
-                        .chain(goes_with(resources, r.as_ref()))
-                        .collect(),
-                }),
-                _ => {}
+        // A resource without a result waited for one that failed, which comes first.
+        match results.remove(r.id()) {
+            Some(Ok(Some(step))) => {
+                if let (Some(l), Action::None | Action::Update) = (&step.live, step.action) {
+                    outputs.extend(namespaced(
+                        r.id(),
+                        &stable_outputs(r.as_ref(), l, &step.changes),
+                    ));
+                }
+                steps.push(step);
             }
-            continue;
+            Some(Ok(None)) | None => {}
+            Some(Err(e)) => return Err(e),
         }
-        let (action, changes) = match &live {
-            None => (Action::Create, r.preview(cx, &inputs)),
-            Some(l) if !l.owned => {
-                return Err(ResourceError::NotOwned {
-                    kind: r.kind(),
-                    name: r.name(),
-                    stack: cx.stack.clone(),
-                })
-            }
-            Some(l) => {
-                let changes = r.diff(cx, l, &inputs).await?;
-                let action = if changes.is_empty() {
-                    Action::None
-                } else if changes.iter().any(|c| c.replace) {
-                    Action::Replace
-                } else {
-                    Action::Update
-                };
-                (action, changes)
-            }
-        };
-        if let (Some(l), Action::None | Action::Update) = (&live, action) {
-            let changing = r.outputs_changed_by(&changes);
-            let stable: BTreeMap<String, String> = l
-                .outputs
-                .iter()
-                .filter(|(k, _)| !changing.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            inputs.extend(namespaced(r.id(), &stable));
-        }
-        if action == Action::Replace {
-            notes.push("replaced: deleted, then created again".into());
-        }
-        steps.push(Step {
-            id: r.id(),
-            kind: r.kind(),
-            name: r.name(),
-            action,
-            changes,
-            live,
-            notes,
-        });
     }
     Ok(Plan {
         stack: cx.stack.clone(),
         region: cx.region.clone(),
         steps,
-        outputs: inputs,
+        outputs,
     })
+}
+
+/// The resources, each after those it depends on (a dependency not in the list is ignored).
+pub(super) fn topological(resources: &Resources) -> Vec<&dyn Resource> {
+    let ids: BTreeSet<&str> = resources.iter().map(|r| r.id()).collect();
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let mut order: Vec<&dyn Resource> = Vec::new();
+    while order.len() < resources.len() {
+        let before = order.len();
+        for r in resources {
+            let ready = !placed.contains(r.id())
+                && r.depends_on()
+                    .iter()
+                    .all(|d| placed.contains(d) || !ids.contains(d));
+            if ready {
+                placed.insert(r.id());
+                order.push(r.as_ref());
+            }
+        }
+        assert!(order.len() > before, "the resource graph has a cycle");
+    }
+    order
+}
+
+/// The outputs of a live resource that stay as they are after this plan's changes.
+fn stable_outputs(r: &dyn Resource, live: &Live, changes: &[Change]) -> BTreeMap<String, String> {
+    let changing = r.outputs_changed_by(changes);
+    live.outputs
+        .iter()
+        .filter(|(k, _)| !changing.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Plans one resource: looks it up at once, then, with what its dependencies are known to
+/// output, compares it. Returns its step (`None` when it is neither wanted nor there) and what
+/// its dependents know; `Ok(None)` when a dependency failed (that failure is reported).
+async fn plan_one(
+    cx: &Cx,
+    r: &dyn Resource,
+    reads: &Semaphore,
+    deps: Vec<Shared<BoxFuture<'_, Known>>>,
+    part_of: Option<String>,
+) -> Result<Option<(Option<Step>, Arc<Outputs>)>, ResourceError> {
+    let live = {
+        let _permit = reads
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        match r.observe(cx).await? {
+            Some(l) if l.owned && r.wanted() => Some(r.read_for_diff(cx, l).await?),
+            found => found,
+        }
+    };
+    let mut inputs = Outputs::new();
+    for known in futures::future::join_all(deps).await {
+        match known {
+            Some(k) => inputs.extend(k.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            None => return Ok(None),
+        }
+    }
+    let step = |action, changes, live, notes| Step {
+        id: r.id(),
+        kind: r.kind(),
+        name: r.name(),
+        action,
+        changes,
+        live,
+        notes,
+    };
+    if !r.wanted() {
+        // Removed by `up` when it is there and ours; otherwise not part of the plan.
+        let planned = match live {
+            Some(l) if l.owned => Some(step(
+                Action::Delete,
+                Vec::new(),
+                Some(l),
+                std::iter::once("no longer wanted by the stack file".to_string())
+                    .chain(part_of)
+                    .collect(),
+            )),
+            _ => None,
+        };
+        return Ok(Some((planned, Arc::new(inputs))));
+    }
+    let mut notes = r.notes(cx);
+    let (action, changes) = match &live {
+        None => (Action::Create, r.preview(cx, &inputs)),
+        Some(l) if !l.owned => {
+            return Err(ResourceError::NotOwned {
+                kind: r.kind(),
+                name: r.name(),
+                stack: cx.stack.clone(),
+            })
+        }
+        Some(l) => {
+            let changes = {
+                let _permit = reads
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
+                r.diff(cx, l, &inputs).await?
+            };
+            let action = if changes.is_empty() {
+                Action::None
+            } else if changes.iter().any(|c| c.replace) {
+                Action::Replace
+            } else {
+                Action::Update
+            };
+            (action, changes)
+        }
+    };
+    let mut known = inputs;
+    if let (Some(l), Action::None | Action::Update) = (&live, action) {
+        known.extend(namespaced(r.id(), &stable_outputs(r, l, &changes)));
+    }
+    if action == Action::Replace {
+        notes.push("replaced: deleted, then created again".into());
+    }
+    Ok(Some((
+        Some(step(action, changes, live, notes)),
+        Arc::new(known),
+    )))
 }
 
 /// The plan for `down`: every owned resource that exists, deleted.
@@ -408,7 +523,7 @@ pub async fn apply_up(
     parallelism: usize,
 ) -> Result<Outputs, Vec<ResourceError>> {
     let outputs = Mutex::new(plan.outputs.clone());
-    let touched = Mutex::new(std::collections::BTreeSet::new());
+    let touched = Mutex::new(BTreeSet::new());
     let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
     let errors = run_dag(&forward_graph(resources), parallelism.max(1), |id| {
         let (outputs, touched, steps) = (&outputs, &touched, &steps);

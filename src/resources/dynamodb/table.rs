@@ -167,6 +167,14 @@ impl Resource for AttemptsTable {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// The table; then its TTL and tags at once.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+    /// Create; wait until active; then TTL.
+    fn create_rounds(&self) -> usize {
+        3
+    }
     fn name(&self) -> String {
         Self::table_name(&self.stack)
     }

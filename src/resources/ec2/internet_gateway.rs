@@ -75,6 +75,10 @@ impl Resource for InternetGateway {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// Create; then attach.
+    fn create_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         format!("{}-igw", self.net.stack)
     }

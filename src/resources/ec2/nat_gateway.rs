@@ -90,6 +90,10 @@ impl Resource for NatGateway {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// Create; then wait until available.
+    fn create_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         format!("{}-nat", self.net.stack)
     }

@@ -183,6 +183,10 @@ impl Resource for RouteTable {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// Create; then its route.
+    fn create_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         let which = if self.id == PUBLIC_ROUTES {
             "public"

@@ -41,6 +41,16 @@ impl Rule {
         }
     }
 
+    /// Every protocol and port to `peer` (the rule a new group's egress starts with).
+    pub fn all(peer: impl Into<String>) -> Rule {
+        Rule {
+            protocol: "-1".into(),
+            from: -1,
+            to: -1,
+            peer: peer.into(),
+        }
+    }
+
     /// How the rule shows in a plan: `tcp 636 10.0.0.0/24`, `all 0.0.0.0/0`.
     pub fn label(&self) -> String {
         let ports = if self.protocol == "-1" {
@@ -158,64 +168,92 @@ impl SecurityGroup {
     }
 
     /// Authorizes missing rules and revokes extra ones (the default allow-all egress too).
+    /// `live` is the group's (ingress, egress) when known without asking (a group just
+    /// created has no ingress and allows all egress); otherwise the group is described first.
+    /// Each direction's revocations and authorizations are one call each, all made at once
+    /// (they touch different rules).
     async fn sync_rules(
         &self,
         cx: &Cx,
         group_id: &str,
         inputs: &Outputs,
+        live: Option<(BTreeSet<Rule>, BTreeSet<Rule>)>,
     ) -> Result<(), ResourceError> {
         let (ingress, egress) = self
             .rules(inputs)
             .ok_or_else(|| other(format!("the rules of {} are not known yet", self.id)))?;
-        let out = cx
-            .ec2
-            .describe_security_groups()
-            .group_ids(group_id)
-            .send()
-            .await
-            .map_err(api("describe", KIND, group_id))?;
-        let group = out
-            .security_groups()
-            .first()
-            .ok_or_else(|| other(format!("security group {group_id} disappeared")))?;
-        let live_in = Rule::from_permissions(group.ip_permissions());
-        let live_out = Rule::from_permissions(group.ip_permissions_egress());
-        for r in live_in.difference(&ingress) {
+        let (live_in, live_out) = match live {
+            Some(rules) => rules,
+            None => {
+                let out = cx
+                    .ec2
+                    .describe_security_groups()
+                    .group_ids(group_id)
+                    .send()
+                    .await
+                    .map_err(api("describe", KIND, group_id))?;
+                let group = out
+                    .security_groups()
+                    .first()
+                    .ok_or_else(|| other(format!("security group {group_id} disappeared")))?;
+                (
+                    Rule::from_permissions(group.ip_permissions()),
+                    Rule::from_permissions(group.ip_permissions_egress()),
+                )
+            }
+        };
+        let permissions = |rules: Vec<&Rule>| -> Option<Vec<IpPermission>> {
+            (!rules.is_empty()).then(|| rules.into_iter().map(Rule::permission).collect())
+        };
+        let revoke_in = permissions(live_in.difference(&ingress).collect());
+        let revoke_out = permissions(live_out.difference(&egress).collect());
+        let allow_in = permissions(ingress.difference(&live_in).collect());
+        let allow_out = permissions(egress.difference(&live_out).collect());
+        let revoke_in = async {
+            let Some(p) = revoke_in else { return Ok(()) };
             cx.ec2
                 .revoke_security_group_ingress()
                 .group_id(group_id)
-                .ip_permissions(r.permission())
+                .set_ip_permissions(Some(p))
                 .send()
                 .await
-                .map_err(api("revoke an ingress rule of", KIND, group_id))?;
-        }
-        for r in live_out.difference(&egress) {
+                .map(|_| ())
+                .map_err(api("revoke ingress rules of", KIND, group_id))
+        };
+        let revoke_out = async {
+            let Some(p) = revoke_out else { return Ok(()) };
             cx.ec2
                 .revoke_security_group_egress()
                 .group_id(group_id)
-                .ip_permissions(r.permission())
+                .set_ip_permissions(Some(p))
                 .send()
                 .await
-                .map_err(api("revoke an egress rule of", KIND, group_id))?;
-        }
-        for r in ingress.difference(&live_in) {
+                .map(|_| ())
+                .map_err(api("revoke egress rules of", KIND, group_id))
+        };
+        let allow_in = async {
+            let Some(p) = allow_in else { return Ok(()) };
             cx.ec2
                 .authorize_security_group_ingress()
                 .group_id(group_id)
-                .ip_permissions(r.permission())
+                .set_ip_permissions(Some(p))
                 .send()
                 .await
-                .map_err(api("allow ingress to", KIND, group_id))?;
-        }
-        for r in egress.difference(&live_out) {
+                .map(|_| ())
+                .map_err(api("allow ingress to", KIND, group_id))
+        };
+        let allow_out = async {
+            let Some(p) = allow_out else { return Ok(()) };
             cx.ec2
                 .authorize_security_group_egress()
                 .group_id(group_id)
-                .ip_permissions(r.permission())
+                .set_ip_permissions(Some(p))
                 .send()
                 .await
-                .map_err(api("allow egress from", KIND, group_id))?;
-        }
+                .map(|_| ())
+                .map_err(api("allow egress from", KIND, group_id))
+        };
+        tokio::try_join!(revoke_in, revoke_out, allow_in, allow_out)?;
         Ok(())
     }
 
@@ -271,6 +309,18 @@ impl Resource for SecurityGroup {
     }
     fn kind(&self) -> &'static str {
         KIND
+    }
+    /// The group; then (the Lambda's) its subnets.
+    fn read_rounds(&self) -> usize {
+        if self.id == LAMBDA_SG {
+            2
+        } else {
+            1
+        }
+    }
+    /// Create; then revoke the default egress and authorize the rules, all at once.
+    fn create_rounds(&self) -> usize {
+        2
     }
     fn name(&self) -> String {
         let which = if self.id == LAMBDA_SG {
@@ -375,7 +425,9 @@ impl Resource for SecurityGroup {
             .group_id()
             .ok_or_else(|| other("EC2 created a security group but returned no id"))?
             .to_string();
-        self.sync_rules(cx, &id, inputs).await?;
+        // A new group in a VPC has no ingress and allows all egress.
+        let fresh = (BTreeSet::new(), BTreeSet::from([Rule::all("0.0.0.0/0")]));
+        self.sync_rules(cx, &id, inputs, Some(fresh)).await?;
         let mut outputs = BTreeMap::from([("group_id".to_string(), id)]);
         if self.id == LAMBDA_SG {
             outputs.insert(
@@ -397,7 +449,7 @@ impl Resource for SecurityGroup {
             .iter()
             .any(|c| c.field == "ingress" || c.field == "egress")
         {
-            self.sync_rules(cx, &live.physical_id, inputs).await?;
+            self.sync_rules(cx, &live.physical_id, inputs, None).await?;
         }
         if changes.iter().any(|c| c.field == "tags") {
             retag(cx, KIND, live, &desired_tags(cx, self.id, &self.name())).await?;

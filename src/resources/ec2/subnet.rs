@@ -98,6 +98,14 @@ impl Resource for Subnet {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// The subnet; then its route table association.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+    /// Create; then associate its route table.
+    fn create_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         format!("{}-{}", self.net.stack, self.id.trim_end_matches("-subnet"))
     }

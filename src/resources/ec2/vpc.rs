@@ -30,21 +30,26 @@ impl Vpc {
 
     async fn enable_dns(&self, cx: &Cx, vpc_id: &str) -> Result<(), ResourceError> {
         let on = || AttributeBooleanValue::builder().value(true).build();
-        // One attribute per call: that is what ModifyVpcAttribute accepts.
-        cx.ec2
-            .modify_vpc_attribute()
-            .vpc_id(vpc_id)
-            .enable_dns_support(on())
-            .send()
-            .await
-            .map_err(api("turn on DNS support of", KIND, vpc_id))?;
-        cx.ec2
-            .modify_vpc_attribute()
-            .vpc_id(vpc_id)
-            .enable_dns_hostnames(on())
-            .send()
-            .await
-            .map_err(api("turn on DNS hostnames of", KIND, vpc_id))?;
+        // One attribute per call (that is what ModifyVpcAttribute accepts), both at once.
+        let support = async {
+            cx.ec2
+                .modify_vpc_attribute()
+                .vpc_id(vpc_id)
+                .enable_dns_support(on())
+                .send()
+                .await
+                .map_err(api("turn on DNS support of", KIND, vpc_id))
+        };
+        let hostnames = async {
+            cx.ec2
+                .modify_vpc_attribute()
+                .vpc_id(vpc_id)
+                .enable_dns_hostnames(on())
+                .send()
+                .await
+                .map_err(api("turn on DNS hostnames of", KIND, vpc_id))
+        };
+        tokio::try_join!(support, hostnames)?;
         Ok(())
     }
 }
@@ -78,6 +83,14 @@ impl Resource for Vpc {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// The VPC; then both DNS attributes at once.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+    /// Create; then both DNS attributes at once.
+    fn create_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         format!("{}-vpc", self.net.stack)
     }
@@ -109,8 +122,10 @@ impl Resource for Vpc {
         };
         let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
         let tags = tag_map(vpc.tags());
-        let support = dns_attribute(cx, &vpc_id, VpcAttributeName::EnableDnsSupport).await?;
-        let hostnames = dns_attribute(cx, &vpc_id, VpcAttributeName::EnableDnsHostnames).await?;
+        let (support, hostnames) = tokio::try_join!(
+            dns_attribute(cx, &vpc_id, VpcAttributeName::EnableDnsSupport),
+            dns_attribute(cx, &vpc_id, VpcAttributeName::EnableDnsHostnames)
+        )?;
         Ok(Some(Live {
             physical_id: vpc_id.clone(),
             props: BTreeMap::from([

@@ -131,6 +131,10 @@ impl Resource for IamPolicy {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// The policy; then its default version.
+    fn read_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         format!("{}-fulfillment", self.stack)
     }

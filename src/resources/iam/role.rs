@@ -144,6 +144,10 @@ impl Resource for Role {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// The role; then its tags.
+    fn read_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         self.purpose.role_name(&self.stack)
     }

@@ -31,6 +31,10 @@ impl Resource for KmsAlias {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// The alias list; then the tags of the key it names.
+    fn read_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         KmsKey::alias(&self.stack)
     }

@@ -5,8 +5,7 @@ use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError}
 use crate::resources::{api, live_tags, other, tag_delta, tags_value, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
-use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
-use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
+use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -67,17 +66,18 @@ impl KmsKey {
         }))
     }
 
-    async fn describe(cx: &Cx, key_id: &str) -> Result<DescribeKeyOutput, ResourceError> {
-        cx.kms
-            .describe_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(api("describe", KIND, key_id))
+    /// The key's metadata; `None` when we may not read it or it is gone.
+    async fn describe(cx: &Cx, key_id: &str) -> Result<Option<KeyMetadata>, ResourceError> {
+        let out = tolerate(
+            cx.kms.describe_key().key_id(key_id).send().await,
+            &["AccessDeniedException", "NotFoundException"],
+        )
+        .map_err(api("describe", KIND, key_id))?;
+        Ok(out.and_then(|o| o.key_metadata().cloned()))
     }
 
     /// The key the alias names, when it is usable (not pending deletion).
-    async fn by_alias(&self, cx: &Cx) -> Result<Option<String>, ResourceError> {
+    async fn by_alias(&self, cx: &Cx) -> Result<Option<KeyMetadata>, ResourceError> {
         let found = tolerate(
             cx.kms
                 .describe_key()
@@ -88,45 +88,69 @@ impl KmsKey {
         )
         .map_err(api("look up", KIND, &self.name()))?;
         Ok(found
-            .as_ref()
-            .and_then(|out| out.key_metadata())
-            .filter(|m| usable(m.key_state()))
-            .map(|m| m.key_id().to_string()))
+            .and_then(|out| out.key_metadata().cloned())
+            .filter(|m| usable(m.key_state())))
     }
 
-    /// A key tagged as ours, found by its tags: after a crash between CreateKey and CreateAlias
-    /// the key exists without its alias, and must be adopted rather than duplicated.
-    async fn by_tags(&self, cx: &Cx) -> Result<Option<String>, ResourceError> {
+    /// Every key id in the account.
+    async fn key_ids(&self, cx: &Cx) -> Result<Vec<String>, ResourceError> {
         let mut key_ids = Vec::new();
         let mut keys = cx.kms.list_keys().into_paginator().items().send();
         while let Some(entry) = keys.next().await {
             let entry = entry.map_err(api("list", KIND, &self.name()))?;
             key_ids.extend(entry.key_id().map(str::to_string));
         }
-        // One tag read per key, a few at a time: accounts can hold many keys. Keys whose tags we
-        // may not read or that vanished meanwhile are not ours; any other failure stops the
-        // scan, since guessing "not ours" would create a second key.
-        let mut checks = futures::stream::iter(key_ids)
-            .map(|key_id| async move {
-                let tags = Self::tags_of(cx, &key_id).await?.unwrap_or_default();
+        Ok(key_ids)
+    }
+
+    /// A key tagged as ours, found among `key_ids` by its tags: after a crash between CreateKey
+    /// and CreateAlias the key exists without its alias, and must be adopted rather than
+    /// duplicated. Each key is described first (the state and who manages it, in one call), all
+    /// at once: keys pending deletion, disabled or managed by AWS (what every `down` and other
+    /// services leave) are passed over without reading their tags; the tags of the rest are then
+    /// read, all at once. Keys we may not read or that vanished meanwhile are not ours; any other
+    /// failure stops the scan, since guessing "not ours" would create a second key.
+    async fn by_tags(
+        &self,
+        cx: &Cx,
+        key_ids: Vec<String>,
+    ) -> Result<Option<KeyMetadata>, ResourceError> {
+        let candidates: Vec<KeyMetadata> = futures::stream::iter(key_ids)
+            .map(|key_id| async move { Self::describe(cx, &key_id).await })
+            .buffer_unordered(SCAN_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(Result::transpose)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|m| {
+                usable(m.key_state())
+                    && m.key_state() != Some(&KeyState::Disabled)
+                    && m.key_manager() != Some(&KeyManagerType::Aws)
+            })
+            .collect();
+        let mut ours: Vec<KeyMetadata> = futures::stream::iter(candidates)
+            .map(|meta| async move {
+                let tags = Self::tags_of(cx, meta.key_id()).await?.unwrap_or_default();
                 let ours = tags.get(STACK_TAG) == Some(&self.stack)
                     && tags.get(RESOURCE_TAG).map(String::as_str) == Some(ID);
-                Ok::<_, ResourceError>(ours.then_some(key_id))
+                Ok::<_, ResourceError>(ours.then_some(meta))
             })
-            .buffer_unordered(8);
-        while let Some(candidate) = checks.next().await {
-            let Some(key_id) = candidate? else { continue };
-            let described = Self::describe(cx, &key_id).await?;
-            if described
-                .key_metadata()
-                .is_some_and(|m| usable(m.key_state()))
-            {
-                return Ok(Some(key_id));
-            }
-        }
-        Ok(None)
+            .buffer_unordered(SCAN_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(Result::transpose)
+            .collect::<Result<_, _>>()?;
+        // Of several (crashes twice over), the same one every run: the oldest.
+        ours.sort_by_key(|m| (m.creation_date().map(|d| d.secs()), m.key_id().to_string()));
+        Ok(ours.into_iter().next())
     }
 }
+
+/// Keys read at once by the scan by tags.
+const SCAN_CONCURRENCY: usize = 32;
 
 fn usable(state: Option<&KeyState>) -> bool {
     !matches!(
@@ -142,6 +166,10 @@ impl Resource for KmsKey {
     }
     fn kind(&self) -> &'static str {
         KIND
+    }
+    /// DescribeKey by alias; then the policy and tags at once.
+    fn read_rounds(&self) -> usize {
+        2
     }
     fn name(&self) -> String {
         format!("{}-directory", self.stack)
@@ -161,30 +189,32 @@ impl Resource for KmsKey {
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let key_id = match self.by_alias(cx).await? {
-            Some(k) => k,
-            None => match self.by_tags(cx).await? {
-                Some(k) => k,
+        // The alias and the key list at once: the list is needed only when the alias is
+        // missing (a fresh stack, or a crash before CreateAlias), and then costs no extra round.
+        let (by_alias, key_ids) = tokio::join!(self.by_alias(cx), self.key_ids(cx));
+        let meta = match by_alias? {
+            Some(m) => m,
+            None => match self.by_tags(cx, key_ids?).await? {
+                Some(m) => m,
                 None => return Ok(None),
             },
         };
-        let described = Self::describe(cx, &key_id).await?;
-        let meta = described
-            .key_metadata()
-            .ok_or_else(|| other(format!("KMS described key {key_id} without metadata")))?;
-        let policy = cx
-            .kms
-            .get_key_policy()
-            .key_id(&key_id)
-            .policy_name("default")
-            .send()
-            .await
-            .map_err(api("read the policy of", KIND, &key_id))?;
+        let key_id = meta.key_id().to_string();
+        let policy = async {
+            cx.kms
+                .get_key_policy()
+                .key_id(&key_id)
+                .policy_name("default")
+                .send()
+                .await
+                .map_err(api("read the policy of", KIND, &key_id))
+        };
+        let (policy, tags) = tokio::try_join!(policy, Self::tags_of(cx, &key_id))?;
         let policy: Value = policy
             .policy()
             .and_then(|p| serde_json::from_str(p).ok())
             .unwrap_or(Value::Null);
-        let tags = Self::tags_of(cx, &key_id).await?.unwrap_or_default();
+        let tags = tags.unwrap_or_default();
         let arn = meta.arn().unwrap_or_default().to_string();
         Ok(Some(Live {
             physical_id: key_id.clone(),
@@ -236,6 +266,13 @@ impl Resource for KmsKey {
             .ok_or_else(|| other("KMS created a key but returned no metadata"))?;
         let key_id = meta.key_id().to_string();
         let arn = meta.arn().unwrap_or_default().to_string();
+        if meta.key_state() == Some(&KeyState::Enabled) {
+            // The create's answer says so already: no need to ask again.
+            return Ok(BTreeMap::from([
+                ("key_id".to_string(), key_id),
+                ("arn".to_string(), arn),
+            ]));
+        }
         let id = key_id.clone();
         wait_until(
             "the KMS key to be enabled",

@@ -337,6 +337,10 @@ impl Resource for Function {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// Create; then wait until active.
+    fn create_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         function_name(&self.stack)
     }

@@ -88,6 +88,14 @@ impl Resource for LogGroup {
     fn kind(&self) -> &'static str {
         KIND
     }
+    /// The group; then its tags.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+    /// Create; then its retention.
+    fn create_rounds(&self) -> usize {
+        2
+    }
     fn name(&self) -> String {
         Self::group_name(&self.stack)
     }

@@ -47,20 +47,69 @@ impl DirectorySecret {
         )
     }
 
-    async fn tags_of(&self, cx: &Cx) -> Result<BTreeMap<String, String>, ResourceError> {
-        let out = cx
-            .ssm
-            .list_tags_for_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(self.name())
-            .send()
-            .await
-            .map_err(api("read tags of", KIND, &self.name()))?;
-        Ok(out
-            .tag_list()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect())
+    /// The parameter's tags; `None` when it does not exist.
+    async fn tags_of(&self, cx: &Cx) -> Result<Option<BTreeMap<String, String>>, ResourceError> {
+        let out = tolerate(
+            cx.ssm
+                .list_tags_for_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(self.name())
+                .send()
+                .await,
+            &["InvalidResourceId"],
+        )
+        .map_err(api("read tags of", KIND, &self.name()))?;
+        Ok(out.map(|out| {
+            out.tag_list()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect()
+        }))
+    }
+
+    /// What decrypting the live ciphertext says, as `{"key": <key id>, "same": <bool>}`: the key
+    /// that encrypted it (null when it cannot be decrypted) and whether the plaintext is the
+    /// password this run was given (null when it was given none). Only answers that mean "this
+    /// ciphertext cannot be decrypted here" count as such; any other failure (throttling, an
+    /// outage) fails the plan rather than planning a rewrite.
+    async fn decrypted(&self, cx: &Cx, live: &Live) -> Result<serde_json::Value, ResourceError> {
+        let ciphertext = live
+            .props
+            .get("ciphertext")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode(ciphertext)
+            .unwrap_or_default();
+        let (k, v) = encryption_context(&self.stack);
+        let decrypted = tolerate(
+            cx.kms
+                .decrypt()
+                .ciphertext_blob(Blob::new(blob))
+                .encryption_context(k, v)
+                .send()
+                .await,
+            &[
+                "InvalidCiphertextException",
+                "IncorrectKeyException",
+                "NotFoundException",
+                "AccessDeniedException",
+                "DisabledException",
+                "KMSInvalidStateException",
+                "ValidationException",
+            ],
+        )
+        .map_err(api("decrypt", KIND, &self.name()))?;
+        let key = decrypted
+            .as_ref()
+            .and_then(|out| out.key_id().map(str::to_string));
+        let same = cx.secret.as_ref().map(|secret| {
+            decrypted
+                .as_ref()
+                .and_then(|out| out.plaintext())
+                .is_some_and(|p| bool::from(p.as_ref().ct_eq(secret.expose_secret().as_bytes())))
+        });
+        Ok(json!({"key": key, "same": same}))
     }
 
     /// Encrypts the password this run was given; it must have been given one.
@@ -130,6 +179,14 @@ impl Resource for DirectorySecret {
     }
     fn kind(&self) -> &'static str {
         KIND
+    }
+    /// The parameter and its tags at once; then the decrypt.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+    /// Encrypt; then put.
+    fn create_rounds(&self) -> usize {
+        2
     }
     fn name(&self) -> String {
         parameter_name(&self.stack)
@@ -210,17 +267,28 @@ impl Resource for DirectorySecret {
         changes
     }
 
+    /// The decrypt, as soon as the parameter is found (it needs only the ciphertext).
+    async fn read_for_diff(&self, cx: &Cx, mut live: Live) -> Result<Live, ResourceError> {
+        let decrypted = self.decrypted(cx, &live).await?;
+        live.props.insert("decrypted", decrypted);
+        Ok(live)
+    }
+
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let found = tolerate(
-            cx.ssm.get_parameter().name(self.name()).send().await,
-            &["ParameterNotFound"],
-        )
-        .map_err(api("read", KIND, &self.name()))?;
+        let found = async {
+            tolerate(
+                cx.ssm.get_parameter().name(self.name()).send().await,
+                &["ParameterNotFound"],
+            )
+            .map_err(api("read", KIND, &self.name()))
+        };
+        // The tags by name, at once with the parameter.
+        let (found, tags) = tokio::try_join!(found, self.tags_of(cx))?;
         let Some(param) = found.as_ref().and_then(|f| f.parameter()) else {
             return Ok(None);
         };
         let ciphertext = param.value().unwrap_or_default().to_string();
-        let tags = self.tags_of(cx).await?;
+        let tags = tags.unwrap_or_default();
         // Which key encrypted it is read from KMS itself when diffing; here it is the ciphertext.
         Ok(Some(Live {
             physical_id: self.name(),
@@ -248,29 +316,11 @@ impl Resource for DirectorySecret {
             .map(|(f, p)| (*f, p.clone()))
             .collect();
         let mut changes = diff_props(&tags_only, &live.props, &[]);
-        let ciphertext = live
-            .props
-            .get("ciphertext")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        let blob = base64::engine::general_purpose::STANDARD
-            .decode(ciphertext)
-            .unwrap_or_default();
-        let (k, v) = encryption_context(&self.stack);
-        let decrypted = cx
-            .kms
-            .decrypt()
-            .ciphertext_blob(Blob::new(blob))
-            .encryption_context(k, v)
-            .send()
-            .await;
-        let (live_key, plaintext) = match &decrypted {
-            Ok(out) => (
-                out.key_id().map(str::to_string),
-                out.plaintext().map(|b| b.as_ref().to_vec()),
-            ),
-            Err(_) => (None, None),
+        let decrypted = match live.props.get("decrypted") {
+            Some(d) => d.clone(),
+            None => self.decrypted(cx, live).await?,
         };
+        let live_key = decrypted["key"].as_str().map(str::to_string);
         let key_change = match (desired.get("key"), &live_key) {
             (Some(Prop::Known(want)), Some(have)) if want.as_str() == Some(have.as_str()) => None,
             (Some(Prop::Known(want)), have) => {
@@ -288,18 +338,13 @@ impl Resource for DirectorySecret {
                 replace: false,
             });
         }
-        if let Some(secret) = &cx.secret {
-            let same = plaintext
-                .as_deref()
-                .is_some_and(|p| bool::from(p.ct_eq(secret.expose_secret().as_bytes())));
-            if !same {
-                changes.push(Change {
-                    field: "password",
-                    old: Shown::Sensitive,
-                    new: Shown::Sensitive,
-                    replace: false,
-                });
-            }
+        if decrypted["same"] == json!(false) {
+            changes.push(Change {
+                field: "password",
+                old: Shown::Sensitive,
+                new: Shown::Sensitive,
+                replace: false,
+            });
         }
         Ok(changes)
     }
