@@ -144,9 +144,13 @@ impl Resource for Role {
     fn kind(&self) -> &'static str {
         KIND
     }
-    /// The role; then its tags.
+    /// The role; then its tags and inline policy, at once.
     fn read_rounds(&self) -> usize {
         2
+    }
+    /// The role; then its inline policy, for the roles that have one.
+    fn create_rounds(&self) -> usize {
+        1 + usize::from(self.purpose.inline_policy().is_some())
     }
     fn name(&self) -> String {
         self.purpose.role_name(&self.stack)
