@@ -58,6 +58,16 @@ pub async fn cold_start_parts(
     let tls = ldap::tls_config(&config.ca_pem)?;
     let tls_time = started.elapsed();
     let kms = aws_sdk_kms::Client::new(sdk);
+    // The SNS and DynamoDB clients are built on the other worker while the decrypt is on the
+    // wire: the round trip hides their construction.
+    let clients = tokio::spawn({
+        let (sdk, throttle) = (sdk.clone(), config.throttle.clone());
+        async move {
+            let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(&sdk));
+            let attempts = DynamoAttempts::new(aws_sdk_dynamodb::Client::new(&sdk), throttle);
+            (notifier, attempts)
+        }
+    });
     let started = Instant::now();
     let bind_password = cloud::decrypt_bind_password(
         &kms,
@@ -66,9 +76,10 @@ pub async fn cold_start_parts(
     )
     .await?;
     let kms_decrypt = started.elapsed();
+    let (notifier, attempts) = clients
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     let directory = Arc::new(LdapDirectory::new(&config, bind_password, tls));
-    let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(sdk));
-    let attempts = DynamoAttempts::new(aws_sdk_dynamodb::Client::new(sdk), config.throttle.clone());
     let handler = Handler::new(
         Arc::new(config),
         directory.clone(),
