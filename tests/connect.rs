@@ -278,6 +278,16 @@ async fn the_whole_stack_comes_up_converges_updates_the_greeting_and_down_needs_
         .is_err());
     let out = case.run(&["outputs", "-f", f, "-o", "json"], 0);
     assert_eq!(stdout(&out).trim(), "{}");
+
+    // Up again right after down: the instance's client token was used by the deleted one, and
+    // the new up still gets a new, ACTIVE instance.
+    case.run(&["up", "-f", f], 0);
+    let (again, _, status) = instance_by_alias(&alias_of(&case))
+        .await
+        .expect("a new instance after down and up");
+    assert_ne!(again, instance_id);
+    assert_eq!(status, "ACTIVE");
+    case.run(&["down", "-f", f, "--yes", "--release-phone-number"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

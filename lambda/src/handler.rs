@@ -289,11 +289,18 @@ impl Handler {
             })?;
 
         // Only now that the password is changed: the SMS and the counter clean-up, together.
+        // The clean-up only when the read found failures to forget (an expired window's item
+        // is treated as fresh by the next failure and removed by the table's TTL).
         let message = sms_text(&new_password, cfg.force_change_at_logon);
-        let (cleared, sent) = tokio::join!(
-            self.attempts.clear(&key),
-            self.notifier.send_sms(&phone, &message)
-        );
+        let had_failures = matches!(status, AttemptStatus::Allowed { failures } if failures > 0);
+        let clear = async {
+            if had_failures {
+                self.attempts.clear(&key).await
+            } else {
+                Ok(())
+            }
+        };
+        let (cleared, sent) = tokio::join!(clear, self.notifier.send_sms(&phone, &message));
         if let Err(e) = cleared {
             tracing::warn!(error = %e, "could not clear the failed-attempt counter");
         }
@@ -1089,13 +1096,37 @@ mod tests {
             Some(lookup),
             Some(after),
         );
+        // A wrong answer first, so the reset has a failure to clear.
+        let (r, a) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            rig.handler.handle(fulfil("jdoe", "1999-01-01", "3")).await;
+            rig.handler
+                .handle_with_audit(fulfil("jdoe", "1985-03-14", "3"))
+                .await
+        })
+        .await
+        .expect("the pairs run concurrently");
+        assert_eq!(state(&r), ("Close", "Fulfilled"), "{a:?}");
+        assert_eq!(rig.notifier.sent.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_reset_with_no_failures_on_record_makes_no_clean_up_call() {
+        // A clean-up call would wait at this barrier for a partner that never comes.
+        let clear = Arc::new(tokio::sync::Barrier::new(2));
+        let rig = rig_full(
+            "on",
+            MemDirectory::default(),
+            MemNotifier::default(),
+            None,
+            Some(clear),
+        );
         let (r, a) = tokio::time::timeout(
             std::time::Duration::from_secs(5),
             rig.handler
                 .handle_with_audit(fulfil("jdoe", "1985-03-14", "3")),
         )
         .await
-        .expect("the pairs run concurrently");
+        .expect("no clean-up call when nothing failed");
         assert_eq!(state(&r), ("Close", "Fulfilled"), "{a:?}");
         assert_eq!(rig.notifier.sent.lock().unwrap().len(), 1);
     }

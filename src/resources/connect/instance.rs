@@ -55,6 +55,35 @@ impl Instance {
         Ok(out)
     }
 
+    /// CreateInstance with this client token; gives the instance id. "Already exists" adopts
+    /// an instance of this alias only when it carries the stack's tag.
+    async fn create_with_token(&self, cx: &Cx, token: &str) -> Result<String, ResourceError> {
+        let alias = self.name();
+        let result = cx
+            .connect
+            .create_instance()
+            .identity_management_type(DirectoryType::ConnectManaged)
+            .instance_alias(&alias)
+            .inbound_calls_enabled(true)
+            .outbound_calls_enabled(false)
+            .client_token(&token[..token.len().min(500)])
+            .set_tags(Some(tag_map(cx.tags_for(ID))))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.id().unwrap_or_default().to_string()),
+            Err(e) => {
+                // Made since the plan (a crashed run's create): ours only with our tag.
+                let owned = async {
+                    let found = self.observe(cx).await?;
+                    Ok(found.filter(|live| live.owned).map(|live| live.physical_id))
+                };
+                let exists = &["ResourceConflictException", "DuplicateResourceException"];
+                adopt_when_owned(cx, e.into(), exists, (KIND, &alias), owned).await
+            }
+        }
+    }
+
     async fn wait(&self, cx: &Cx, id: &str, gone: bool) -> Result<(), ResourceError> {
         let line = format!("{KIND} {}", self.name());
         let what = if gone {
@@ -191,29 +220,22 @@ impl Resource for Instance {
         let alias = self.name();
         // The alias makes the client token: a retried create after a crash is the same request.
         let token = format!("resetpw-{}-{alias}", self.stack);
-        let result = cx
-            .connect
-            .create_instance()
-            .identity_management_type(DirectoryType::ConnectManaged)
-            .instance_alias(&alias)
-            .inbound_calls_enabled(true)
-            .outbound_calls_enabled(false)
-            .client_token(&token[..token.len().min(500)])
-            .set_tags(Some(tag_map(cx.tags_for(ID))))
-            .send()
-            .await;
-        let id = match result {
-            Ok(out) => out.id().unwrap_or_default().to_string(),
-            Err(e) => {
-                // Made since the plan (a crashed run's create): ours only with our tag.
-                let owned = async {
-                    let found = self.observe(cx).await?;
-                    Ok(found.filter(|live| live.owned).map(|live| live.physical_id))
-                };
-                let exists = &["ResourceConflictException", "DuplicateResourceException"];
-                adopt_when_owned(cx, e.into(), exists, (KIND, &alias), owned).await?
-            }
-        };
+        let mut id = self.create_with_token(cx, &token).await?;
+        let replayed_gone = describe_instance(cx, &id)
+            .await
+            .map_err(api("read", KIND, &alias))?
+            .is_none();
+        if replayed_gone {
+            // The token answered with an instance an earlier `down` deleted (Connect remembers
+            // tokens for a while): this is a new request, so it gets a token of its own.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            id = self
+                .create_with_token(cx, &format!("{token}-{now}"))
+                .await?;
+        }
         self.wait(cx, &id, false).await?;
         let found = describe_instance(cx, &id)
             .await
