@@ -40,6 +40,8 @@ pub struct Cx {
     /// Upper bound for waits on asynchronous AWS state.
     pub timeout: Duration,
     pub progress: Arc<dyn Progress>,
+    /// The stack's Lex bot as this run's lookups found it, shared by the Lex kinds.
+    pub bot_lookup: crate::resources::lex::BotLookup,
 }
 
 impl Cx {

@@ -326,6 +326,7 @@ pub(crate) async fn context(
             .to_string(),
         timeout,
         progress,
+        bot_lookup: Default::default(),
     })
 }
 

@@ -36,7 +36,10 @@ impl Association {
         format!("resetpw-{}-connect", self.stack)
     }
 
-    async fn instance(&self, cx: &Cx) -> Result<FoundInstance, ResourceError> {
+    async fn instance(&self, cx: &Cx, inputs: &Outputs) -> Result<FoundInstance, ResourceError> {
+        if let Some(i) = super::instance_from(&self.placement, inputs) {
+            return Ok(i);
+        }
         target_instance(cx, &self.placement).await?.ok_or_else(|| {
             other(
                 "the Connect instance does not exist or is not ACTIVE yet; run `resetpw up` again",
@@ -240,6 +243,16 @@ impl Resource for Association {
     fn depends_on(&self) -> Vec<&'static str> {
         vec![super::instance::ID, alias::ID]
     }
+    /// ListBots (Lex) and the instance at once; then the bot's tags and the instance's
+    /// associated bots at once; then the alias's resource policy.
+    fn read_rounds(&self) -> usize {
+        3
+    }
+    /// AssociateBot (the stack's new instance is known from its outputs); then the alias's
+    /// resource policy, which AssociateBot has written (a statement of resetpw's own when not).
+    fn create_rounds(&self) -> usize {
+        2
+    }
 
     fn desired(&self, _cx: &Cx, inputs: &Outputs) -> Props {
         Props::from([
@@ -249,17 +262,22 @@ impl Resource for Association {
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let Some(bot) = lex::find_bot(cx).await? else {
+        // The bot, and beside it the instances, then each instance's associated bots at once;
+        // the instances are taken in listing order.
+        let associations = async {
+            let instances = super::candidate_instances(cx, &self.placement).await?;
+            let associated =
+                futures::future::join_all(instances.iter().map(|i| Self::associated(cx, &i.id)))
+                    .await;
+            Ok::<_, ResourceError>(instances.into_iter().zip(associated).collect::<Vec<_>>())
+        };
+        let (bot, associations) = tokio::join!(lex::find_bot(cx), associations);
+        let Some(bot) = bot? else {
             return Ok(None);
         };
         let marker = format!(":bot-alias/{}/", bot.id);
-        let instances = super::candidate_instances(cx, &self.placement).await?;
-        for i in instances {
-            let associated = Self::associated(cx, &i.id).await.map_err(api(
-                "list the bots of",
-                KIND,
-                &i.alias,
-            ))?;
+        for (i, associated) in associations? {
+            let associated = associated.map_err(api("list the bots of", KIND, &i.alias))?;
             let Some(alias_arn) = associated.into_iter().find(|a| a.contains(&marker)) else {
                 continue;
             };
@@ -291,7 +309,7 @@ impl Resource for Association {
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
         let alias_arn = Self::wanted_alias(inputs)?;
-        let instance = self.instance(cx).await?;
+        let instance = self.instance(cx, inputs).await?;
         self.associate(cx, &instance.id, &alias_arn).await?;
         self.ensure_policy(cx, &alias_arn, &instance.arn).await?;
         Ok(BTreeMap::from([("bot_alias_arn".to_string(), alias_arn)]))
@@ -305,7 +323,7 @@ impl Resource for Association {
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
         let alias_arn = Self::wanted_alias(inputs)?;
-        let instance = self.instance(cx).await?;
+        let instance = self.instance(cx, inputs).await?;
         let old = live
             .props
             .get("bot_alias")

@@ -115,7 +115,10 @@ impl Flow {
         }))
     }
 
-    async fn instance(&self, cx: &Cx) -> Result<FoundInstance, ResourceError> {
+    async fn instance(&self, cx: &Cx, inputs: &Outputs) -> Result<FoundInstance, ResourceError> {
+        if let Some(i) = super::instance_from(&self.placement, inputs) {
+            return Ok(i);
+        }
         target_instance(cx, &self.placement).await?.ok_or_else(|| {
             other(
                 "the Connect instance does not exist or is not ACTIVE yet; run `resetpw up` again",
@@ -154,6 +157,82 @@ impl Flow {
             ("instance_id".to_string(), instance.id.clone()),
             ("instance_arn".to_string(), instance.arn.clone()),
         ])
+    }
+
+    /// The flow in one instance: ListContactFlows; then DescribeContactFlow.
+    async fn observe_in(
+        &self,
+        cx: &Cx,
+        instance: &FoundInstance,
+    ) -> Result<Option<Live>, ResourceError> {
+        let name = self.name();
+        let mut found = None;
+        let mut pages = cx
+            .connect
+            .list_contact_flows()
+            .instance_id(&instance.id)
+            .contact_flow_types(ContactFlowType::ContactFlow)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(api(
+                "list the flows of",
+                "connect-instance",
+                &instance.alias,
+            ))?;
+            if let Some(f) = page
+                .contact_flow_summary_list()
+                .iter()
+                .find(|f| f.name() == Some(name.as_str()))
+            {
+                found = Some(f.id().unwrap_or_default().to_string());
+                break;
+            }
+        }
+        let Some(flow_id) = found else {
+            return Ok(None);
+        };
+        let described = cx
+            .connect
+            .describe_contact_flow()
+            .instance_id(&instance.id)
+            .contact_flow_id(&flow_id)
+            .send()
+            .await;
+        // A flow saved but never published (a crash between create and publish).
+        let described = match tolerate(described, &["ContactFlowNotPublishedException"]) {
+            Ok(Some(d)) => d,
+            Ok(None) => cx
+                .connect
+                .describe_contact_flow()
+                .instance_id(&instance.id)
+                .contact_flow_id(format!("{flow_id}:$SAVED"))
+                .send()
+                .await
+                .map_err(api("read", KIND, &name))?,
+            Err(e) => return Err(api("read", KIND, &name)(e)),
+        };
+        let Some(f) = described.contact_flow() else {
+            return Ok(None);
+        };
+        let tags: BTreeMap<String, String> = f
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let content: Value = serde_json::from_str(f.content().unwrap_or("{}"))
+            .unwrap_or_else(|_| json!(f.content()));
+        Ok(Some(Live {
+            physical_id: flow_id.clone(),
+            props: BTreeMap::from([
+                ("type", json!(f.r#type().map(|t| t.as_str()))),
+                ("status", json!(f.status().map(|s| s.as_str()))),
+                ("content", content),
+                ("tags", tags_value(&tags)),
+                ("instance_id", json!(instance.id)),
+            ]),
+            outputs: Self::outputs(instance, &flow_id, f.arn().unwrap_or_default()),
+            owned: cx.owns(&tags),
+        }))
     }
 
     /// Says what Connect found wrong with the content (its problems list).
@@ -208,6 +287,16 @@ impl Resource for Flow {
     }
     fn depends_on(&self) -> Vec<&'static str> {
         vec![super::instance::ID, alias::ID, super::association::ID]
+    }
+    /// The instance; then its flows; then the flow (the preflight's instance and queues run
+    /// beside them).
+    fn read_rounds(&self) -> usize {
+        3
+    }
+    /// The queues of the stack's new instance (known at plan time when it exists); then
+    /// CreateContactFlow.
+    fn create_rounds(&self) -> usize {
+        2
     }
 
     /// Finds the agent queue: an unknown name is an error before anything changes. A new
@@ -298,76 +387,16 @@ impl Resource for Flow {
             .collect())
     }
 
+    /// Looked for in every candidate instance at once; the first instance (in listing order)
+    /// holding the flow is the one.
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let name = self.name();
-        for instance in super::candidate_instances(cx, &self.placement).await? {
-            let mut found = None;
-            let mut pages = cx
-                .connect
-                .list_contact_flows()
-                .instance_id(&instance.id)
-                .contact_flow_types(ContactFlowType::ContactFlow)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(api(
-                    "list the flows of",
-                    "connect-instance",
-                    &instance.alias,
-                ))?;
-                if let Some(f) = page
-                    .contact_flow_summary_list()
-                    .iter()
-                    .find(|f| f.name() == Some(name.as_str()))
-                {
-                    found = Some(f.id().unwrap_or_default().to_string());
-                    break;
-                }
+        let candidates = super::candidate_instances(cx, &self.placement).await?;
+        let found =
+            futures::future::join_all(candidates.iter().map(|i| self.observe_in(cx, i))).await;
+        for live in found {
+            if let Some(live) = live? {
+                return Ok(Some(live));
             }
-            let Some(flow_id) = found else {
-                continue;
-            };
-            let described = cx
-                .connect
-                .describe_contact_flow()
-                .instance_id(&instance.id)
-                .contact_flow_id(&flow_id)
-                .send()
-                .await;
-            // A flow saved but never published (a crash between create and publish).
-            let described = match tolerate(described, &["ContactFlowNotPublishedException"]) {
-                Ok(Some(d)) => d,
-                Ok(None) => cx
-                    .connect
-                    .describe_contact_flow()
-                    .instance_id(&instance.id)
-                    .contact_flow_id(format!("{flow_id}:$SAVED"))
-                    .send()
-                    .await
-                    .map_err(api("read", KIND, &name))?,
-                Err(e) => return Err(api("read", KIND, &name)(e)),
-            };
-            let Some(f) = described.contact_flow() else {
-                continue;
-            };
-            let tags: BTreeMap<String, String> = f
-                .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            let content: Value = serde_json::from_str(f.content().unwrap_or("{}"))
-                .unwrap_or_else(|_| json!(f.content()));
-            return Ok(Some(Live {
-                physical_id: flow_id.clone(),
-                props: BTreeMap::from([
-                    ("type", json!(f.r#type().map(|t| t.as_str()))),
-                    ("status", json!(f.status().map(|s| s.as_str()))),
-                    ("content", content),
-                    ("tags", tags_value(&tags)),
-                    ("instance_id", json!(instance.id)),
-                ]),
-                outputs: Self::outputs(&instance, &flow_id, f.arn().unwrap_or_default()),
-                owned: cx.owns(&tags),
-            }));
         }
         Ok(None)
     }
@@ -377,7 +406,7 @@ impl Resource for Flow {
         cx: &Cx,
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
-        let instance = self.instance(cx).await?;
+        let instance = self.instance(cx, inputs).await?;
         let content = self.checked_content(cx, &instance, inputs).await?;
         let result = cx
             .connect
@@ -426,7 +455,7 @@ impl Resource for Flow {
         changes: &[Change],
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
-        let instance = self.instance(cx).await?;
+        let instance = self.instance(cx, inputs).await?;
         let changed = |f: &str| changes.iter().any(|c| c.field == f);
         if changed("content") || changed("status") || changed("type") {
             let content = self.checked_content(cx, &instance, inputs).await?;

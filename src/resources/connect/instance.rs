@@ -4,7 +4,7 @@
 //! deletes it. Deleting an owned instance releases its phone numbers, so `down` refuses it
 //! without `--release-phone-number` while it has any.
 
-use super::{describe_instance, instances, tag_map, tags_of, FoundInstance, GONE};
+use super::{instances, tag_map, tags_of, FoundInstance, GONE};
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Action, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::resources::{adopt_when_owned, api, live_tags, tags_value, tolerate};
@@ -119,6 +119,56 @@ impl Instance {
         .await?;
         Ok(())
     }
+
+    /// Polls a just-created instance until ACTIVE and gives it; `None` when the first poll finds
+    /// no such instance (a client token that replayed an instance deleted since). The first
+    /// poll is the only read after the create.
+    async fn wait_created(
+        &self,
+        cx: &Cx,
+        id: &str,
+    ) -> Result<Option<FoundInstance>, ResourceError> {
+        let line = format!("{KIND} {}", self.name());
+        let mut first = true;
+        let found = wait_until(
+            "the Connect instance to become ACTIVE",
+            cx.timeout,
+            Backoff::default(),
+            "Connect is still working on the instance: run the same command again, with a longer --timeout if needed",
+            |state| cx.progress.begin(ID, &format!("{line}: waiting ({state})")),
+            || {
+                let first = std::mem::replace(&mut first, false);
+                async move {
+                    let found = tolerate(cx.connect.describe_instance().instance_id(id).send().await, GONE)?;
+                    let Some(i) = found.as_ref().and_then(|o| o.instance()) else {
+                        return Ok::<_, ApiError>(if first {
+                            Poll::Ready(None)
+                        } else {
+                            Poll::Failed("it disappeared".into())
+                        });
+                    };
+                    let status = i.instance_status().map_or("", |s| s.as_str()).to_string();
+                    Ok(match status.as_str() {
+                        "ACTIVE" => Poll::Ready(Some(FoundInstance {
+                            id: i.id().unwrap_or_default().into(),
+                            arn: i.arn().unwrap_or_default().into(),
+                            alias: i.instance_alias().unwrap_or_default().into(),
+                            status,
+                        })),
+                        "CREATION_FAILED" => Poll::Failed(format!(
+                            "CREATION_FAILED: {} (Connect keeps a failed instance visible for 24 hours; `resetpw down --release-phone-number` removes it)",
+                            i.status_reason()
+                                .and_then(|r| r.message())
+                                .unwrap_or("no reason given")
+                        )),
+                        _ => Poll::Pending(status),
+                    })
+                }
+            },
+        )
+        .await?;
+        Ok(found)
+    }
 }
 
 #[async_trait]
@@ -137,6 +187,14 @@ impl Resource for Instance {
     fn replace_fields(&self) -> &'static [&'static str] {
         &["identity_management"]
     }
+    /// ListInstances; then its tags, settings and phone numbers at once.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+    /// CreateInstance; then wait until ACTIVE (its first poll also tells a replayed token).
+    fn create_rounds(&self) -> usize {
+        2
+    }
 
     fn desired(&self, cx: &Cx, _inputs: &Outputs) -> Props {
         Props::from([
@@ -151,41 +209,64 @@ impl Resource for Instance {
         let all = instances(cx)
             .await
             .map_err(api("list", KIND, &self.name()))?;
-        let mut found = None;
-        for i in all {
-            if self.alias.as_ref().is_some_and(|a| *a != i.alias) {
-                continue;
+        // With an alias, the first instance of that alias is the one, whatever its tags; for
+        // `down`, the first (in listing order) carrying the stack's tag, all tags read at once.
+        let (i, tags) = match &self.alias {
+            Some(alias) => {
+                let Some(i) = all.into_iter().find(|i| &i.alias == alias) else {
+                    return Ok(None);
+                };
+                (i, None)
             }
-            let tags = tags_of(cx, &i.arn)
+            None => {
+                let tags = futures::future::join_all(all.iter().map(|i| tags_of(cx, &i.arn))).await;
+                let mut found = None;
+                for (i, tags) in all.into_iter().zip(tags) {
+                    let tags = tags.map_err(api("read tags of", KIND, &i.alias))?;
+                    if cx.owns(&tags) {
+                        found = Some((i, Some(tags)));
+                        break;
+                    }
+                }
+                let Some(found) = found else {
+                    return Ok(None);
+                };
+                found
+            }
+        };
+        // Its tags (unless read above), settings and numbers at once. Only an ACTIVE instance
+        // holds numbers (Connect refuses to list them while one is still being created, as
+        // after a run killed during the wait); `diff` then waits for it.
+        let tags = async {
+            match tags {
+                Some(t) => Ok(t),
+                None => tags_of(cx, &i.arn)
+                    .await
+                    .map_err(api("read tags of", KIND, &i.alias)),
+            }
+        };
+        let described = async {
+            cx.connect
+                .describe_instance()
+                .instance_id(&i.id)
+                .send()
                 .await
-                .map_err(api("read tags of", KIND, &i.alias))?;
-            if self.alias.is_some() || cx.owns(&tags) {
-                found = Some((i, tags));
-                break;
+                .map_err(api("read", KIND, &i.alias))
+        };
+        let numbers = async {
+            if i.status == "ACTIVE" {
+                Self::numbers_in(cx, &i.arn).await.map_err(api(
+                    "list the phone numbers of",
+                    KIND,
+                    &i.alias,
+                ))
+            } else {
+                Ok(Vec::new())
             }
-        }
-        let Some((i, tags)) = found else {
-            return Ok(None);
         };
-        let described = cx
-            .connect
-            .describe_instance()
-            .instance_id(&i.id)
-            .send()
-            .await
-            .map_err(api("read", KIND, &i.alias))?;
+        let (tags, described, numbers) = tokio::join!(tags, described, numbers);
+        let (tags, described, numbers) = (tags?, described?, numbers?);
         let d = described.instance();
-        // Only an ACTIVE instance holds numbers (Connect refuses to list them while one is still
-        // being created, as after a run killed during the wait); `diff` then waits for it.
-        let numbers = if i.status == "ACTIVE" {
-            Self::numbers_in(cx, &i.arn).await.map_err(api(
-                "list the phone numbers of",
-                KIND,
-                &i.alias,
-            ))?
-        } else {
-            Vec::new()
-        };
         Ok(Some(Live {
             physical_id: i.id.clone(),
             props: BTreeMap::from([
@@ -220,27 +301,24 @@ impl Resource for Instance {
         let alias = self.name();
         // The alias makes the client token: a retried create after a crash is the same request.
         let token = format!("resetpw-{}-{alias}", self.stack);
-        let mut id = self.create_with_token(cx, &token).await?;
-        let replayed_gone = describe_instance(cx, &id)
-            .await
-            .map_err(api("read", KIND, &alias))?
-            .is_none();
-        if replayed_gone {
-            // The token answered with an instance an earlier `down` deleted (Connect remembers
-            // tokens for a while): this is a new request, so it gets a token of its own.
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default();
-            id = self
-                .create_with_token(cx, &format!("{token}-{now}"))
-                .await?;
+        let id = self.create_with_token(cx, &token).await?;
+        if let Some(found) = self.wait_created(cx, &id).await? {
+            return Ok(Self::outputs(&found));
         }
-        self.wait(cx, &id, false).await?;
-        let found = describe_instance(cx, &id)
-            .await
-            .map_err(api("read", KIND, &alias))?
-            .ok_or_else(|| crate::resources::other("the new instance cannot be read"))?;
+        // The token answered with an instance an earlier `down` deleted (Connect remembers
+        // tokens for a while): this is a new request, so it gets a token of its own.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let id = self
+            .create_with_token(cx, &format!("{token}-{now}"))
+            .await?;
+        let found = self.wait_created(cx, &id).await?.ok_or_else(|| {
+            crate::resources::other(format!(
+                "Connect answered CreateInstance with instance `{id}`, which does not exist: run the same command again"
+            ))
+        })?;
         Ok(Self::outputs(&found))
     }
 

@@ -137,6 +137,24 @@ pub async fn target_instance(
     Ok(candidate_instances(cx, placement).await?.into_iter().next())
 }
 
+/// The stack's own instance as its outputs give it (it is ACTIVE once created or found),
+/// sparing the lookup; `None` for an existing instance or when the outputs are not known.
+pub fn instance_from(
+    placement: &Placement,
+    inputs: &crate::engine::Outputs,
+) -> Option<FoundInstance> {
+    let Placement::Owned(alias) = placement else {
+        return None;
+    };
+    let output = |name: &str| inputs.get(&format!("{}.{name}", instance::ID)).cloned();
+    Some(FoundInstance {
+        id: output("id")?,
+        arn: output("arn")?,
+        alias: alias.clone(),
+        status: "ACTIVE".into(),
+    })
+}
+
 /// Tags of a Connect ARN.
 pub async fn tags_of(cx: &Cx, arn: &str) -> Result<BTreeMap<String, String>, ApiError> {
     let out = tolerate(
@@ -457,6 +475,20 @@ mod tests {
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].0, "greeting");
         assert!(changed_actions(&old, &old.clone()).is_empty());
+    }
+
+    #[test]
+    fn the_stacks_own_instance_comes_from_its_outputs_an_existing_one_never_does() {
+        let outputs = crate::engine::Outputs::from([
+            ("connect-instance.id".to_string(), "i-1".to_string()),
+            ("connect-instance.arn".to_string(), "arn:i-1".to_string()),
+        ]);
+        let owned = Placement::Owned("help".into());
+        let found = instance_from(&owned, &outputs).expect("the owned instance");
+        assert_eq!((found.id.as_str(), found.arn.as_str()), ("i-1", "arn:i-1"));
+        assert_eq!(found.alias, "help");
+        assert!(instance_from(&Placement::Existing("i-1".into()), &outputs).is_none());
+        assert!(instance_from(&owned, &crate::engine::Outputs::new()).is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::engine::{input, Action, Change, Live, Outputs, Prop, Props, Resource,
 use crate::resources::{api, other, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use aws_sdk_connect::types::{PhoneNumberCountryCode, PhoneNumberType};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -16,6 +17,8 @@ pub const ID: &str = "connect-phone-number";
 const KIND: &str = "connect-phone-number";
 /// Candidates tried when numbers are taken between search and claim, or their claim fails.
 const MAX_CANDIDATES: usize = 5;
+/// Numbers described at once while looking for the stack's (reads only).
+const DESCRIBE_AT_ONCE: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -54,7 +57,10 @@ impl PhoneNumber {
         }
     }
 
-    async fn instance(&self, cx: &Cx) -> Result<FoundInstance, ResourceError> {
+    async fn instance(&self, cx: &Cx, inputs: &Outputs) -> Result<FoundInstance, ResourceError> {
+        if let Some(i) = super::instance_from(&self.placement, inputs) {
+            return Ok(i);
+        }
         target_instance(cx, &self.placement).await?.ok_or_else(|| {
             other(
                 "the Connect instance does not exist or is not ACTIVE yet; run `resetpw up` again",
@@ -183,6 +189,16 @@ impl Resource for PhoneNumber {
     fn replace_fields(&self) -> &'static [&'static str] {
         &["settings"]
     }
+    /// The account's numbers; then every number described at once; then the flow
+    /// associations of its instance.
+    fn read_rounds(&self) -> usize {
+        3
+    }
+    /// SearchAvailablePhoneNumbers; ClaimPhoneNumber; wait until CLAIMED; then associate the
+    /// flow (the stack's new instance is known from its outputs).
+    fn create_rounds(&self) -> usize {
+        4
+    }
 
     fn desired(&self, _cx: &Cx, inputs: &Outputs) -> Props {
         Props::from([
@@ -202,18 +218,33 @@ impl Resource for PhoneNumber {
             let page = page.map_err(api("list", KIND, &self.name()))?;
             summaries.extend(page.list_phone_numbers_summary_list().to_vec());
         }
-        for s in summaries {
-            let id = s.phone_number_id().unwrap_or_default();
-            let Some(d) = tolerate(
-                cx.connect
-                    .describe_phone_number()
-                    .phone_number_id(id)
-                    .send()
-                    .await,
-                GONE,
-            )
-            .map_err(api("read", KIND, id))?
-            else {
+        // Every number described at once (at most `DESCRIBE_AT_ONCE` in flight), taken in
+        // listing order: the first carrying the stack's tags is the one.
+        let ids: Vec<String> = summaries
+            .iter()
+            .map(|s| s.phone_number_id().unwrap_or_default().to_string())
+            .collect();
+        let reads: Vec<_> = ids
+            .iter()
+            .map(|id| async move {
+                tolerate(
+                    cx.connect
+                        .describe_phone_number()
+                        .phone_number_id(id)
+                        .send()
+                        .await,
+                    GONE,
+                )
+                .map_err(api("read", KIND, id))
+            })
+            .collect();
+        let described: Vec<_> = futures::stream::iter(reads)
+            .buffered(DESCRIBE_AT_ONCE)
+            .collect()
+            .await;
+        for (id, d) in ids.iter().zip(described) {
+            let id = id.as_str();
+            let Some(d) = d? else {
                 continue;
             };
             let Some(d) = d.claimed_phone_number_summary() else {
@@ -304,7 +335,7 @@ impl Resource for PhoneNumber {
             .config
             .as_ref()
             .ok_or_else(|| other("no `connect` section"))?;
-        let instance = self.instance(cx).await?;
+        let instance = self.instance(cx, inputs).await?;
         let found = cx
             .connect
             .search_available_phone_numbers()

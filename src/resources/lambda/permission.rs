@@ -105,6 +105,14 @@ impl Resource for LexPermission {
     fn depends_on(&self) -> Vec<&'static str> {
         vec![function::ID, crate::resources::lex::alias::ID]
     }
+    /// GetPolicy.
+    fn read_rounds(&self) -> usize {
+        1
+    }
+    /// AddPermission.
+    fn create_rounds(&self) -> usize {
+        1
+    }
 
     fn desired(&self, _cx: &Cx, inputs: &Outputs) -> Props {
         Props::from([

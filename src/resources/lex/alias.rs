@@ -2,7 +2,7 @@
 //! function as its code hook (interface version 1.0). Lex does not return an alias's ARN; the
 //! `arn` output is built from its parts, for Connect and the Lambda permission.
 
-use super::{alias_arn, aliases, find_bot, retag, tags_of, ALIAS_NAME, GONE};
+use super::{alias_arn, aliases, retag, tags_of, with_bot, ALIAS_NAME, GONE};
 use crate::aws::{ApiError, Cx};
 use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::resources::lambda::function;
@@ -159,6 +159,14 @@ impl Resource for BotAlias {
     fn depends_on(&self) -> Vec<&'static str> {
         vec![super::bot::ID, super::version::ID, function::ID]
     }
+    /// ListBots; then its tags and the aliases at once; then the alias and its tags at once.
+    fn read_rounds(&self) -> usize {
+        3
+    }
+    /// Wait until the version is Available; CreateBotAlias; then wait until Available.
+    fn create_rounds(&self) -> usize {
+        3
+    }
 
     fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props {
         let locales = match input(inputs, &format!("{}.arn", function::ID)) {
@@ -177,25 +185,34 @@ impl Resource for BotAlias {
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let Some(bot) = find_bot(cx).await? else {
+        let found = with_bot(cx, |id| async move { self.find(cx, &id).await });
+        let Some((bot, Some(alias_id))) = found.await? else {
             return Ok(None);
         };
-        let Some(alias_id) = self.find(cx, &bot.id).await? else {
+        // The alias and its tags at once.
+        let arn = alias_arn(cx, &bot.id, &alias_id);
+        let described = async {
+            tolerate(
+                cx.lex
+                    .describe_bot_alias()
+                    .bot_id(&bot.id)
+                    .bot_alias_id(&alias_id)
+                    .send()
+                    .await,
+                GONE,
+            )
+            .map_err(api("read", KIND, &self.name()))
+        };
+        let tags = async {
+            tags_of(cx, &arn)
+                .await
+                .map_err(api("read tags of", KIND, &self.name()))
+        };
+        let (a, tags) = tokio::join!(described, tags);
+        let Some(a) = a? else {
             return Ok(None);
         };
-        let a = tolerate(
-            cx.lex
-                .describe_bot_alias()
-                .bot_id(&bot.id)
-                .bot_alias_id(&alias_id)
-                .send()
-                .await,
-            GONE,
-        )
-        .map_err(api("read", KIND, &self.name()))?;
-        let Some(a) = a else {
-            return Ok(None);
-        };
+        let tags = tags?;
         let mut locales = serde_json::Map::new();
         for (locale, s) in a.bot_alias_locale_settings().into_iter().flatten() {
             let hook = s
@@ -210,10 +227,6 @@ impl Resource for BotAlias {
                 }),
             );
         }
-        let arn = alias_arn(cx, &bot.id, &alias_id);
-        let tags = tags_of(cx, &arn)
-            .await
-            .map_err(api("read tags of", KIND, &self.name()))?;
         Ok(Some(Live {
             physical_id: alias_id.clone(),
             props: BTreeMap::from([

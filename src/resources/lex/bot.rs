@@ -6,7 +6,7 @@
 //! refuse a role it cannot use yet. CreateBot retries that refusal alone (see
 //! [`role_not_ready`]) with backoff until `--timeout`, with a progress line saying why.
 
-use super::{bot_arn, bot_name, find_bot, retag, GONE};
+use super::{bot_arn, bot_name, retag, with_bot, GONE};
 use crate::aws::{ApiError, Cx};
 use crate::engine::{input, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::resources::iam::role;
@@ -137,6 +137,14 @@ impl Resource for Bot {
     fn depends_on(&self) -> Vec<&'static str> {
         vec![role::BOT_ID]
     }
+    /// ListBots; then its tags and DescribeBot at once.
+    fn read_rounds(&self) -> usize {
+        2
+    }
+    /// CreateBot; then wait until Available.
+    fn create_rounds(&self) -> usize {
+        2
+    }
 
     fn desired(&self, cx: &Cx, inputs: &Outputs) -> Props {
         let Some(ttl) = self.idle_ttl else {
@@ -152,12 +160,14 @@ impl Resource for Bot {
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let Some(found) = find_bot(cx).await? else {
-            return Ok(None);
-        };
-        let b = tolerate(cx.lex.describe_bot().bot_id(&found.id).send().await, GONE)
-            .map_err(api("read", KIND, &self.name()))?;
-        let Some(b) = b else {
+        let described = with_bot(cx, |id| async move {
+            tolerate(cx.lex.describe_bot().bot_id(id).send().await, GONE).map_err(api(
+                "read",
+                KIND,
+                &self.name(),
+            ))
+        });
+        let Some((found, Some(b))) = described.await? else {
             return Ok(None);
         };
         Ok(Some(Live {
@@ -187,6 +197,8 @@ impl Resource for Bot {
     ) -> Result<BTreeMap<String, String>, ResourceError> {
         let role = Self::role(inputs)?;
         let ttl = self.ttl()?;
+        // What the plan learned (no bot) is out of date from here on.
+        cx.bot_lookup.forget();
         let line = format!("{KIND} {}", self.name());
         // `Ok(Some(id))` when made now; `Ok(None)` when Lex says it exists (a crashed run's
         // call); `Err` for any refusal but the role's, which ends the wait at once.
@@ -277,6 +289,7 @@ impl Resource for Bot {
         inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
         let id = &live.physical_id;
+        cx.bot_lookup.forget();
         if changes.iter().any(|c| c.field != "tags") {
             self.update_bot(cx, id, inputs).await?;
         }
@@ -292,6 +305,7 @@ impl Resource for Bot {
     /// aliases) and waits until it is gone, so its role can go next.
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), ResourceError> {
         let id = live.physical_id.clone();
+        cx.bot_lookup.forget();
         let result = cx
             .lex
             .delete_bot()

@@ -3,7 +3,7 @@
 //! build stops the run with Lex's failure reasons; nothing after it moves (the version and the
 //! alias stay as they were), and the next `up` builds again.
 
-use super::{find_bot, DRAFT, GONE};
+use super::{with_bot, DRAFT, GONE};
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError, Shown};
 use crate::resources::{api, other, tolerate};
@@ -124,20 +124,26 @@ impl Resource for BotBuild {
     fn depends_on(&self) -> Vec<&'static str> {
         vec![super::bot::ID, super::definition::ID]
     }
+    /// ListBots; then its tags and the locale's status at once; then the diff's fresh status.
+    fn read_rounds(&self) -> usize {
+        3
+    }
+    /// The locale's status; BuildBotLocale; then wait until Built.
+    fn create_rounds(&self) -> usize {
+        3
+    }
 
     fn desired(&self, _cx: &Cx, _inputs: &Outputs) -> Props {
         Props::from([("status", Prop::Known(json!(BUILT)))])
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let Some(bot) = find_bot(cx).await? else {
-            return Ok(None);
-        };
-        let Some((status, _)) =
-            self.status(cx, &bot.id)
+        let read = with_bot(cx, |id| async move {
+            self.status(cx, &id)
                 .await
-                .map_err(api("read", KIND, &self.name()))?
-        else {
+                .map_err(api("read", KIND, &self.name()))
+        });
+        let Some((bot, Some((status, _)))) = read.await? else {
             return Ok(None);
         };
         Ok(Some(Live {

@@ -20,6 +20,7 @@ use aws_sdk_lexmodelsv2::types::{
     SlotValueElicitationSetting, SlotValueResolutionStrategy, SlotValueSelectionSetting,
     VoiceSettings,
 };
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub const ID: &str = "bot-definition";
@@ -116,17 +117,33 @@ impl BotDefinition {
                 .send()
                 .await
                 .map_err(ApiError::from);
-            match result {
-                Ok(_) => {}
+            let made_now = match result {
+                Ok(_) => true,
                 // Made since the plan (a crashed run's call finishing).
-                Err(e) if e.is("ConflictException") => {}
+                Err(e) if e.is("ConflictException") => false,
                 Err(e) => return Err(self.err("create the locale of")(e)),
-            }
+            };
             self.wait_locale_created(cx, bot_id).await?;
-            cur = read_definition(cx, bot_id, DRAFT, &locale)
-                .await
-                .map_err(self.err("read"))?
-                .unwrap_or_default();
+            cur = if made_now {
+                // Made now: it holds its voice and threshold and nothing else yet.
+                let fields: Definition = want
+                    .iter()
+                    .map(|(k, v)| match *k {
+                        "voice" | "confidence_threshold" => (*k, v.clone()),
+                        _ => (*k, Value::Null),
+                    })
+                    .collect();
+                LiveDefinition {
+                    locale_exists: true,
+                    fields,
+                    ..Default::default()
+                }
+            } else {
+                read_definition(cx, bot_id, DRAFT, &locale)
+                    .await
+                    .map_err(self.err("read"))?
+                    .unwrap_or_default()
+            };
         }
         if differs(&cur, "voice") || differs(&cur, "confidence_threshold") {
             lex.update_bot_locale()
@@ -372,6 +389,16 @@ impl Resource for BotDefinition {
     fn depends_on(&self) -> Vec<&'static str> {
         vec![super::bot::ID]
     }
+    /// ListBots; then its tags, the locale, its slot types and intents at once; then the
+    /// `Month` slot type, the intent and its slot list at once; then every slot at once.
+    fn read_rounds(&self) -> usize {
+        4
+    }
+    /// The read finding no locale; create it; wait until created; the slot type; the intent;
+    /// each slot in turn (3); then the intent's slot priorities.
+    fn create_rounds(&self) -> usize {
+        9
+    }
     /// Any change gives the DRAFT a new fingerprint: the build shows it will run again.
     fn outputs_changed_by(&self, changes: &[Change]) -> Vec<&'static str> {
         if changes.is_empty() {
@@ -392,13 +419,12 @@ impl Resource for BotDefinition {
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let Some(bot) = super::find_bot(cx).await? else {
-            return Ok(None);
-        };
-        let Some(live) = read_definition(cx, &bot.id, DRAFT, self.locale())
-            .await
-            .map_err(self.err("read"))?
-        else {
+        let read = super::with_bot(cx, |id| async move {
+            read_definition(cx, &id, DRAFT, self.locale())
+                .await
+                .map_err(self.err("read"))
+        });
+        let Some((bot, Some(live))) = read.await? else {
             return Ok(None);
         };
         let mut props = live.fields.clone();

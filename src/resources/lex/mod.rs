@@ -42,6 +42,9 @@ use crate::stack::Bot as BotConfig;
 use aws_sdk_lexmodelsv2::types::{BotFilter, BotFilterName, BotFilterOperator};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 pub const DRAFT: &str = "DRAFT";
 pub const ALIAS_NAME: &str = "live";
@@ -72,6 +75,7 @@ pub fn alias_arn(cx: &Cx, bot_id: &str, alias_id: &str) -> String {
 }
 
 /// The stack's bot, found by its name; `owned` when it carries the stack's tag.
+#[derive(Debug, Clone)]
 pub struct FoundBot {
     pub id: String,
     pub status: String,
@@ -79,8 +83,34 @@ pub struct FoundBot {
     pub owned: bool,
 }
 
-/// Finds the bot by name (ListBots with an exact-name filter) and reads its tags.
-pub async fn find_bot(cx: &Cx) -> Result<Option<FoundBot>, ResourceError> {
+/// What a run has learned about the stack's bot (its id and status from ListBots, then its
+/// tags), shared by the Lex kinds' lookups: a plan lists the bot and reads its tags once, not
+/// once per kind. The bot's own create, update and delete forget it, so a lookup after one of
+/// them asks Lex again; a failed read is not remembered (the next lookup tries again).
+#[derive(Default)]
+pub struct BotLookup(std::sync::Mutex<Arc<BotMemo>>);
+
+#[derive(Default)]
+struct BotMemo {
+    /// The bot's id and status, or `None` when no bot has the stack's bot name.
+    listed: OnceCell<Option<(String, String)>>,
+    /// The tags of that bot.
+    tags: OnceCell<BTreeMap<String, String>>,
+}
+
+impl BotLookup {
+    fn current(&self) -> Arc<BotMemo> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Drops what was learned: the next lookup reads from Lex.
+    pub fn forget(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Arc::default();
+    }
+}
+
+/// ListBots with an exact-name filter: the bot's id and status.
+async fn list_bot(cx: &Cx) -> Result<Option<(String, String)>, ResourceError> {
     let name = bot_name(&cx.stack);
     let filter = BotFilter::builder()
         .name(BotFilterName::BotName)
@@ -89,7 +119,6 @@ pub async fn find_bot(cx: &Cx) -> Result<Option<FoundBot>, ResourceError> {
         .build()
         .map_err(crate::resources::other)?;
     let mut pages = cx.lex.list_bots().filters(filter).into_paginator().send();
-    let mut found = None;
     while let Some(page) = pages.next().await {
         let page = page.map_err(api("find", "lex-bot", &name))?;
         if let Some(b) = page
@@ -97,26 +126,54 @@ pub async fn find_bot(cx: &Cx) -> Result<Option<FoundBot>, ResourceError> {
             .iter()
             .find(|b| b.bot_name() == Some(name.as_str()))
         {
-            found = Some((
+            return Ok(Some((
                 b.bot_id().unwrap_or_default().to_string(),
                 b.bot_status().map_or("", |s| s.as_str()).to_string(),
-            ));
-            break;
+            )));
         }
     }
-    let Some((id, status)) = found else {
+    Ok(None)
+}
+
+/// Finds the bot by name (ListBots with an exact-name filter), then reads its tags and what
+/// `read` asks of the bot (given its id) at once: two rounds however much `read` needs in its
+/// first one. `None` when there is no bot. Of two failures the tags' is reported.
+pub async fn with_bot<T, F, Fut>(cx: &Cx, read: F) -> Result<Option<(FoundBot, T)>, ResourceError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Result<T, ResourceError>>,
+{
+    let memo = cx.bot_lookup.current();
+    let listed = memo.listed.get_or_try_init(|| list_bot(cx)).await?;
+    let Some((id, status)) = listed.clone() else {
         return Ok(None);
     };
-    let tags =
-        tags_of(cx, &bot_arn(cx, &id))
-            .await
-            .map_err(api("read tags of", "lex-bot", &name))?;
-    Ok(Some(FoundBot {
-        owned: cx.owns(&tags),
-        id,
-        status,
-        tags,
-    }))
+    let tags = memo.tags.get_or_try_init(|| async {
+        tags_of(cx, &bot_arn(cx, &id)).await.map_err(api(
+            "read tags of",
+            "lex-bot",
+            &bot_name(&cx.stack),
+        ))
+    });
+    let (tags, got) = tokio::join!(tags, read(id.clone()));
+    let tags = tags?.clone();
+    let got = got?;
+    Ok(Some((
+        FoundBot {
+            owned: cx.owns(&tags),
+            id,
+            status,
+            tags,
+        },
+        got,
+    )))
+}
+
+/// Finds the bot by name and reads its tags (see [`with_bot`]).
+pub async fn find_bot(cx: &Cx) -> Result<Option<FoundBot>, ResourceError> {
+    Ok(with_bot(cx, |_| async { Ok(()) })
+        .await?
+        .map(|(bot, ())| bot))
 }
 
 pub async fn tags_of(cx: &Cx, arn: &str) -> Result<BTreeMap<String, String>, ApiError> {
@@ -263,28 +320,74 @@ pub struct LiveDefinition {
 }
 
 /// Reads the normalized definition of a version (`DRAFT` or a number) of the bot; `None` when
-/// the locale does not exist there. Fields of missing parts are `null`.
+/// the locale does not exist there. Fields of missing parts are `null`. Three rounds: the
+/// locale, its slot types and its intents at once; then the `Month` slot type, the `ResetPW`
+/// intent and its slots at once; then every slot at once.
 pub async fn read_definition(
     cx: &Cx,
     bot_id: &str,
     version: &str,
     locale: &str,
 ) -> Result<Option<LiveDefinition>, ApiError> {
-    let l = tolerate(
-        cx.lex
-            .describe_bot_locale()
+    let lex = &cx.lex;
+    let described = async {
+        tolerate(
+            lex.describe_bot_locale()
+                .bot_id(bot_id)
+                .bot_version(version)
+                .locale_id(locale)
+                .send()
+                .await,
+            GONE,
+        )
+    };
+    let slot_type = async {
+        let mut pages = lex
+            .list_slot_types()
             .bot_id(bot_id)
             .bot_version(version)
             .locale_id(locale)
-            .send()
-            .await,
-        GONE,
-    )?;
-    let Some(l) = l else {
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            if let Some(s) = page?
+                .slot_type_summaries()
+                .iter()
+                .find(|s| s.slot_type_name() == Some(MONTH))
+            {
+                return Ok(s.slot_type_id().map(str::to_string));
+            }
+        }
+        Ok::<_, ApiError>(None)
+    };
+    let intent = async {
+        let mut pages = lex
+            .list_intents()
+            .bot_id(bot_id)
+            .bot_version(version)
+            .locale_id(locale)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            if let Some(i) = page?
+                .intent_summaries()
+                .iter()
+                .find(|i| i.intent_name() == Some(INTENT))
+            {
+                return Ok(i.intent_id().map(str::to_string));
+            }
+        }
+        Ok::<_, ApiError>(None)
+    };
+    let (described, slot_type, intent) = tokio::join!(described, slot_type, intent);
+    // The lists fail when the locale is not there: their errors count only when it is.
+    let Some(l) = described? else {
         return Ok(None);
     };
     let mut live = LiveDefinition {
         locale_exists: true,
+        slot_type_id: slot_type?,
+        intent_id: intent?,
         ..Default::default()
     };
     let f = &mut live.fields;
@@ -308,28 +411,12 @@ pub async fn read_definition(
         f.insert(slot_field(name), Value::Null);
     }
 
-    // The Month slot type.
-    let mut pages = cx
-        .lex
-        .list_slot_types()
-        .bot_id(bot_id)
-        .bot_version(version)
-        .locale_id(locale)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page?;
-        if let Some(s) = page
-            .slot_type_summaries()
-            .iter()
-            .find(|s| s.slot_type_name() == Some(MONTH))
-        {
-            live.slot_type_id = s.slot_type_id().map(str::to_string);
-        }
-    }
-    if let Some(id) = &live.slot_type_id {
-        let t = cx
-            .lex
+    // The Month slot type, the ResetPW intent and the intent's slots, at once.
+    let month = async {
+        let Some(id) = &live.slot_type_id else {
+            return Ok(None);
+        };
+        let t = lex
             .describe_slot_type()
             .bot_id(bot_id)
             .bot_version(version)
@@ -347,40 +434,53 @@ pub async fn read_definition(
                 })
             })
             .collect();
-        live.fields.insert("slot_type Month", json!(values));
+        Ok::<_, ApiError>(Some(json!(values)))
+    };
+    let intent = async {
+        let Some(intent_id) = &live.intent_id else {
+            return Ok(None);
+        };
+        let described = async {
+            lex.describe_intent()
+                .bot_id(bot_id)
+                .bot_version(version)
+                .locale_id(locale)
+                .intent_id(intent_id)
+                .send()
+                .await
+                .map_err(ApiError::from)
+        };
+        let slots = async {
+            // Slot id → slot name.
+            let mut names: BTreeMap<String, String> = BTreeMap::new();
+            let mut pages = lex
+                .list_slots()
+                .bot_id(bot_id)
+                .bot_version(version)
+                .locale_id(locale)
+                .intent_id(intent_id)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                for s in page?.slot_summaries() {
+                    if let (Some(id), Some(name)) = (s.slot_id(), s.slot_name()) {
+                        names.insert(id.to_string(), name.to_string());
+                    }
+                }
+            }
+            Ok::<_, ApiError>(names)
+        };
+        let (described, slots) = tokio::join!(described, slots);
+        Ok::<_, ApiError>(Some((described?, slots?)))
+    };
+    let (month, intent) = tokio::join!(month, intent);
+    if let Some(values) = month? {
+        live.fields.insert("slot_type Month", values);
     }
-
-    // The ResetPW intent and its slots.
-    let mut pages = cx
-        .lex
-        .list_intents()
-        .bot_id(bot_id)
-        .bot_version(version)
-        .locale_id(locale)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page?;
-        if let Some(i) = page
-            .intent_summaries()
-            .iter()
-            .find(|i| i.intent_name() == Some(INTENT))
-        {
-            live.intent_id = i.intent_id().map(str::to_string);
-        }
-    }
-    let Some(intent_id) = live.intent_id.clone() else {
+    let Some((i, slot_names)) = intent? else {
         return Ok(Some(live));
     };
-    let i = cx
-        .lex
-        .describe_intent()
-        .bot_id(bot_id)
-        .bot_version(version)
-        .locale_id(locale)
-        .intent_id(&intent_id)
-        .send()
-        .await?;
+    let intent_id = live.intent_id.clone().unwrap_or_default();
     live.fields.insert(
         "utterances",
         json!(i
@@ -396,40 +496,29 @@ pub async fn read_definition(
             "fulfillment_code_hook": i.fulfillment_code_hook().is_some_and(|h| h.enabled()),
         }),
     );
-    let mut slot_names: BTreeMap<String, String> = BTreeMap::new();
-    let mut pages = cx
-        .lex
-        .list_slots()
-        .bot_id(bot_id)
-        .bot_version(version)
-        .locale_id(locale)
-        .intent_id(&intent_id)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for s in page?.slot_summaries() {
-            if let (Some(id), Some(name)) = (s.slot_id(), s.slot_name()) {
-                slot_names.insert(id.to_string(), name.to_string());
-            }
-        }
-    }
+
+    // Every slot resetpw makes, at once; one it does not make is shown so the update removes it.
+    let mut ours = Vec::new();
     for (slot_id, name) in &slot_names {
         live.slot_ids.insert(name.clone(), slot_id.clone());
-        if !SLOTS.iter().any(|s| s.0 == name) {
-            // A slot resetpw does not make: shown so the update removes it.
+        if SLOTS.iter().any(|s| s.0 == name) {
+            ours.push((slot_id, name));
+        } else {
             live.fields.insert("slot (other)", json!(name));
-            continue;
         }
-        let s = cx
-            .lex
-            .describe_slot()
+    }
+    let described = futures::future::join_all(ours.iter().map(|(slot_id, _)| {
+        lex.describe_slot()
             .bot_id(bot_id)
             .bot_version(version)
             .locale_id(locale)
             .intent_id(&intent_id)
-            .slot_id(slot_id)
+            .slot_id(*slot_id)
             .send()
-            .await?;
+    }))
+    .await;
+    for ((_, name), s) in ours.into_iter().zip(described) {
+        let s = s?;
         let type_id = s.slot_type_id().unwrap_or_default();
         let type_name = if Some(type_id) == live.slot_type_id.as_deref() {
             MONTH
@@ -476,6 +565,16 @@ pub fn fingerprint(d: &Definition) -> String {
 
 /// Numbered versions of the bot, oldest first.
 pub async fn versions(cx: &Cx, bot_id: &str) -> Result<Vec<u64>, ApiError> {
+    Ok(versions_with_status(cx, bot_id)
+        .await?
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect())
+}
+
+/// Numbered versions of the bot with the status the listing gives (`Available`, `Creating`,
+/// ...; empty when it gives none), oldest first.
+pub async fn versions_with_status(cx: &Cx, bot_id: &str) -> Result<Vec<(u64, String)>, ApiError> {
     let mut out = Vec::new();
     let mut pages = cx
         .lex
@@ -494,11 +593,13 @@ pub async fn versions(cx: &Cx, bot_id: &str) -> Result<Vec<u64>, ApiError> {
                 return Err(e);
             }
         };
-        out.extend(
-            page.bot_version_summaries()
-                .iter()
-                .filter_map(|v| v.bot_version()?.parse::<u64>().ok()),
-        );
+        out.extend(page.bot_version_summaries().iter().filter_map(|v| {
+            let number = v.bot_version()?.parse::<u64>().ok()?;
+            Some((
+                number,
+                v.bot_status().map_or("", |s| s.as_str()).to_string(),
+            ))
+        }));
     }
     out.sort_unstable();
     Ok(out)

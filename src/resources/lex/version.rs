@@ -12,8 +12,8 @@
 //! so a new version is made.
 
 use super::{
-    aliases, desired_definition, find_bot, read_definition, versions, Definition, DRAFT, GONE,
-    KEEP_VERSIONS,
+    aliases, desired_definition, read_definition, versions, versions_with_status, with_bot,
+    Definition, DRAFT, GONE, KEEP_VERSIONS,
 };
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
@@ -87,11 +87,9 @@ impl BotVersion {
     }
 
     async fn prune(&self, cx: &Cx, bot_id: &str) -> Result<(), ResourceError> {
-        let all = versions(cx, bot_id)
-            .await
-            .map_err(api("list", KIND, &self.name()))?;
-        let served: Vec<String> = aliases(cx, bot_id)
-            .await
+        let (all, served) = tokio::join!(versions(cx, bot_id), aliases(cx, bot_id));
+        let all = all.map_err(api("list", KIND, &self.name()))?;
+        let served: Vec<String> = served
             .map_err(api("list the aliases of", KIND, &self.name()))?
             .into_iter()
             .map(|a| a.2)
@@ -201,6 +199,16 @@ impl Resource for BotVersion {
     fn depends_on(&self) -> Vec<&'static str> {
         vec![super::bot::ID, super::build::ID]
     }
+    /// ListBots; then its tags, the versions and the aliases at once; then the newest
+    /// version's definition (3, see `read_definition`). A version the listing shows still being
+    /// made adds its wait.
+    fn read_rounds(&self) -> usize {
+        5
+    }
+    /// CreateBotVersion; then wait until Available.
+    fn create_rounds(&self) -> usize {
+        2
+    }
     fn outputs_changed_by(&self, changes: &[Change]) -> Vec<&'static str> {
         if Self::definition_changed(changes) {
             vec!["version"]
@@ -223,23 +231,31 @@ impl Resource for BotVersion {
     }
 
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let Some(bot) = find_bot(cx).await? else {
+        // The versions and the aliases at once, beside the bot's tags.
+        let listed = with_bot(cx, |id| async move {
+            let (all, served) = tokio::join!(versions_with_status(cx, &id), aliases(cx, &id));
+            let all = all.map_err(api("list", KIND, &self.name()))?;
+            let served: Vec<String> = served
+                .map_err(api("list the aliases of", KIND, &self.name()))?
+                .into_iter()
+                .map(|a| a.2)
+                .collect();
+            Ok((all, served))
+        });
+        let Some((bot, (all, served))) = listed.await? else {
             return Ok(None);
         };
-        let all = versions(cx, &bot.id)
-            .await
-            .map_err(api("list", KIND, &self.name()))?;
-        let Some(newest) = all.last().copied() else {
+        let Some((newest, listed_status)) = all.last().cloned() else {
             return Ok(None);
         };
-        let served: Vec<String> = aliases(cx, &bot.id)
-            .await
-            .map_err(api("list the aliases of", KIND, &self.name()))?
-            .into_iter()
-            .map(|a| a.2)
-            .collect();
-        // A version still being made is read once it is; one that failed holds nothing.
-        let status = settled_status(cx, &bot.id, &newest.to_string()).await?;
+        let all: Vec<u64> = all.into_iter().map(|(v, _)| v).collect();
+        // A version still being made is read once it is; one that failed holds nothing. The
+        // listing's status spares the poll when the version is already settled.
+        let status = if listed_status.is_empty() || UNSETTLED.contains(&listed_status.as_str()) {
+            settled_status(cx, &bot.id, &newest.to_string()).await?
+        } else {
+            listed_status
+        };
         let defined: Definition = if status == "Available" {
             read_definition(cx, &bot.id, &newest.to_string(), self.locale())
                 .await
