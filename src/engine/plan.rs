@@ -262,14 +262,34 @@ type Known = Option<Arc<Outputs>>;
 ///
 /// Planning is a graph too: every check and every lookup starts at once (at most
 /// `OBSERVE_CONCURRENCY` resources reading at a time), and each resource's diff starts as soon
-/// as its own lookup and the plans of the resources it depends on are done, whatever else is
-/// still running. The steps are put back in resource order at the end, and of several failures
+/// as its own lookup, its own check and the plans of the resources it depends on are done,
+/// whatever else is still running. The steps are put back in resource order at the end, and of several failures
 /// the first in resource order is reported (checks before lookups), so the output is the same on
 /// every run.
 pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceError> {
     let reads = Semaphore::new(OBSERVE_CONCURRENCY);
     let results: Mutex<BTreeMap<&'static str, Result<Option<Step>, ResourceError>>> =
         Mutex::new(BTreeMap::new());
+    // Each check once, shared: the top level drives them all from the start, and a resource's
+    // own diff waits for its check (which may prepare what the diff compares: the function's
+    // code is built there).
+    let check_errors: Mutex<BTreeMap<&'static str, ResourceError>> = Mutex::new(BTreeMap::new());
+    let mut checks: BTreeMap<&'static str, Shared<BoxFuture<'_, bool>>> = BTreeMap::new();
+    for r in resources {
+        let check_errors = &check_errors;
+        let check = async move {
+            let result = r.preflight(cx).await;
+            result
+                .map_err(|e| {
+                    check_errors
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(r.id(), e)
+                })
+                .is_ok()
+        };
+        checks.insert(r.id(), check.boxed().shared());
+    }
     let mut nodes: BTreeMap<&'static str, Shared<BoxFuture<'_, Known>>> = BTreeMap::new();
     for r in topological(resources) {
         let deps: Vec<Shared<BoxFuture<'_, Known>>> = r
@@ -279,8 +299,9 @@ pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceErr
             .collect();
         let (reads, results) = (&reads, &results);
         let part_of = goes_with(resources, r);
+        let checked = checks[r.id()].clone();
         let node = async move {
-            let outcome = plan_one(cx, r, reads, deps, part_of).await;
+            let outcome = plan_one(cx, r, reads, deps, checked, part_of).await;
             let known = match &outcome {
                 Ok(Some((_, known))) => Some(known.clone()),
                 _ => None,
@@ -295,9 +316,12 @@ pub async fn plan_up(cx: &Cx, resources: &Resources) -> Result<Plan, ResourceErr
         };
         nodes.insert(r.id(), node.boxed().shared());
     }
-    let checks = futures::future::join_all(resources.iter().map(|r| r.preflight(cx)));
-    let (checks, _) = tokio::join!(checks, futures::future::join_all(nodes.into_values()));
-    if let Some(e) = checks.into_iter().find_map(Result::err) {
+    tokio::join!(
+        futures::future::join_all(checks.into_values()),
+        futures::future::join_all(nodes.into_values())
+    );
+    let mut check_errors = check_errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = resources.iter().find_map(|r| check_errors.remove(r.id())) {
         return Err(e);
     }
     let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -359,14 +383,15 @@ fn stable_outputs(r: &dyn Resource, live: &Live, changes: &[Change]) -> BTreeMap
         .collect()
 }
 
-/// Plans one resource: looks it up at once, then, with what its dependencies are known to
-/// output, compares it. Returns its step (`None` when it is neither wanted nor there) and what
+/// Plans one resource: looks it up at once, then, once its own check has passed and with what
+/// its dependencies are known to output, compares it. Returns its step (`None` when it is neither wanted nor there) and what
 /// its dependents know; `Ok(None)` when a dependency failed (that failure is reported).
 async fn plan_one(
     cx: &Cx,
     r: &dyn Resource,
     reads: &Semaphore,
     deps: Vec<Shared<BoxFuture<'_, Known>>>,
+    checked: Shared<BoxFuture<'_, bool>>,
     part_of: Option<String>,
 ) -> Result<Option<(Option<Step>, Arc<Outputs>)>, ResourceError> {
     let live = {
@@ -385,6 +410,9 @@ async fn plan_one(
             Some(k) => inputs.extend(k.iter().map(|(k, v)| (k.clone(), v.clone()))),
             None => return Ok(None),
         }
+    }
+    if !checked.await {
+        return Ok(None); // its check failed, which is reported first
     }
     let step = |action, changes, live, notes| Step {
         id: r.id(),
@@ -681,5 +709,104 @@ pub async fn apply_down(
         Ok(deleted.into_inner().unwrap_or_else(|p| p.into_inner()))
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Prop, Props};
+    use async_trait::async_trait;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    /// A resource whose check prepares what its diff compares (as the function's check builds
+    /// its code), slowly; it exists with exactly that value.
+    struct PreparedByCheck(OnceLock<()>);
+
+    #[async_trait]
+    impl Resource for PreparedByCheck {
+        fn id(&self) -> &'static str {
+            "prepared"
+        }
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn name(&self) -> String {
+            "prepared".into()
+        }
+        async fn preflight(&self, _cx: &Cx) -> Result<(), ResourceError> {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = self.0.set(());
+            Ok(())
+        }
+        fn desired(&self, _cx: &Cx, _inputs: &Outputs) -> Props {
+            let code = match self.0.get() {
+                Some(()) => Prop::Known(json!("sha")),
+                None => Prop::Unknown,
+            };
+            Props::from([("code", code)])
+        }
+        async fn observe(&self, _cx: &Cx) -> Result<Option<Live>, ResourceError> {
+            Ok(Some(Live {
+                physical_id: "prepared".into(),
+                props: BTreeMap::from([("code", json!("sha"))]),
+                outputs: Outputs::new(),
+                owned: true,
+            }))
+        }
+        async fn create(&self, _cx: &Cx, _inputs: &Outputs) -> Result<Outputs, ResourceError> {
+            Ok(Outputs::new())
+        }
+        async fn update(
+            &self,
+            _cx: &Cx,
+            _live: &Live,
+            _changes: &[Change],
+            _inputs: &Outputs,
+        ) -> Result<Outputs, ResourceError> {
+            Ok(Outputs::new())
+        }
+        async fn delete(&self, _cx: &Cx, _live: &Live) -> Result<(), ResourceError> {
+            Ok(())
+        }
+    }
+
+    /// A context that makes no call (the test resource never uses its clients).
+    fn offline_cx() -> Cx {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        Cx {
+            stack: "s".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            partition: "aws".into(),
+            user_tags: BTreeMap::new(),
+            kms: aws_sdk_kms::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+            ssm: aws_sdk_ssm::Client::new(&sdk),
+            ec2: aws_sdk_ec2::Client::new(&sdk),
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            lex: aws_sdk_lexmodelsv2::Client::new(&sdk),
+            connect: aws_sdk_connect::Client::new(&sdk),
+            secret: None,
+            secret_source: String::new(),
+            release_phone_number: false,
+            timeout: Duration::from_secs(5),
+            progress: Arc::new(crate::progress::Plain),
+            bot_lookup: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_diff_waits_for_its_own_check_even_when_the_lookup_is_faster() {
+        let resources: Vec<Box<dyn Resource>> = vec![Box::new(PreparedByCheck(OnceLock::new()))];
+        let plan = plan_up(&offline_cx(), &resources).await.unwrap();
+        assert_eq!(plan.steps.len(), 1);
+        assert_eq!(plan.steps[0].action, Action::None, "{:?}", plan.steps[0]);
     }
 }
