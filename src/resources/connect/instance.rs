@@ -84,35 +84,25 @@ impl Instance {
         }
     }
 
-    async fn wait(&self, cx: &Cx, id: &str, gone: bool) -> Result<(), ResourceError> {
+    /// Polls until the instance is gone (after DeleteInstance).
+    async fn wait_deleted(&self, cx: &Cx, id: &str) -> Result<(), ResourceError> {
         let line = format!("{KIND} {}", self.name());
-        let what = if gone {
-            "the Connect instance to be deleted"
-        } else {
-            "the Connect instance to become ACTIVE"
-        };
         wait_until(
-            what,
+            "the Connect instance to be deleted",
             cx.timeout,
             Backoff::default(),
             "Connect is still working on the instance: run the same command again, with a longer --timeout if needed",
             |state| cx.progress.begin(ID, &format!("{line}: waiting ({state})")),
             || async move {
                 let found = tolerate(cx.connect.describe_instance().instance_id(id).send().await, GONE)?;
-                let instance = found.as_ref().and_then(|o| o.instance());
-                let status = instance.and_then(|i| i.instance_status()).map(|s| s.as_str().to_string());
-                Ok::<_, ApiError>(match (status.as_deref(), gone) {
-                    (None, true) => Poll::Ready(()),
-                    (Some("ACTIVE"), false) => Poll::Ready(()),
-                    (Some("CREATION_FAILED"), false) => Poll::Failed(format!(
-                        "CREATION_FAILED: {} (Connect keeps a failed instance visible for 24 hours; `resetpw down --release-phone-number` removes it)",
-                        instance
-                            .and_then(|i| i.status_reason())
-                            .and_then(|r| r.message())
-                            .unwrap_or("no reason given")
-                    )),
-                    (None, false) => Poll::Failed("it disappeared".into()),
-                    (Some(s), _) => Poll::Pending(s.to_string()),
+                let status = found
+                    .as_ref()
+                    .and_then(|o| o.instance())
+                    .and_then(|i| i.instance_status())
+                    .map(|s| s.as_str().to_string());
+                Ok::<_, ApiError>(match status {
+                    None => Poll::Ready(()),
+                    Some(s) => Poll::Pending(s),
                 })
             },
         )
@@ -120,13 +110,15 @@ impl Instance {
         Ok(())
     }
 
-    /// Polls a just-created instance until ACTIVE and gives it; `None` when the first poll finds
-    /// no such instance (a client token that replayed an instance deleted since). The first
-    /// poll is the only read after the create.
-    async fn wait_created(
+    /// Polls an instance until ACTIVE and gives it. Just after a create (`just_created`), `None`
+    /// when the first poll finds no such instance (a client token that replayed an instance
+    /// deleted since), and that first poll is the only read after the create; otherwise, and on
+    /// later polls, an instance that is not there fails the wait ("it disappeared").
+    async fn wait_active(
         &self,
         cx: &Cx,
         id: &str,
+        just_created: bool,
     ) -> Result<Option<FoundInstance>, ResourceError> {
         let line = format!("{KIND} {}", self.name());
         let mut first = true;
@@ -141,7 +133,7 @@ impl Instance {
                 async move {
                     let found = tolerate(cx.connect.describe_instance().instance_id(id).send().await, GONE)?;
                     let Some(i) = found.as_ref().and_then(|o| o.instance()) else {
-                        return Ok::<_, ApiError>(if first {
+                        return Ok::<_, ApiError>(if first && just_created {
                             Poll::Ready(None)
                         } else {
                             Poll::Failed("it disappeared".into())
@@ -302,7 +294,7 @@ impl Resource for Instance {
         // The alias makes the client token: a retried create after a crash is the same request.
         let token = format!("resetpw-{}-{alias}", self.stack);
         let id = self.create_with_token(cx, &token).await?;
-        if let Some(found) = self.wait_created(cx, &id).await? {
+        if let Some(found) = self.wait_active(cx, &id, true).await? {
             return Ok(Self::outputs(&found));
         }
         // The token answered with an instance an earlier `down` deleted (Connect remembers
@@ -314,7 +306,7 @@ impl Resource for Instance {
         let id = self
             .create_with_token(cx, &format!("{token}-{now}"))
             .await?;
-        let found = self.wait_created(cx, &id).await?.ok_or_else(|| {
+        let found = self.wait_active(cx, &id, true).await?.ok_or_else(|| {
             crate::resources::other(format!(
                 "Connect answered CreateInstance with instance `{id}`, which does not exist: run the same command again"
             ))
@@ -347,7 +339,7 @@ impl Resource for Instance {
         inputs: &Outputs,
     ) -> Result<Vec<Change>, ResourceError> {
         if live.props.get("status") == Some(&json!("CREATION_IN_PROGRESS")) {
-            self.wait(cx, &live.physical_id, false).await?;
+            self.wait_active(cx, &live.physical_id, false).await?;
         }
         let mut changes = crate::engine::diff_props(&self.desired(cx, inputs), &live.props, &[]);
         for c in &mut changes {
@@ -365,7 +357,7 @@ impl Resource for Instance {
             .send()
             .await;
         tolerate(result, GONE).map_err(api("delete", KIND, &self.name()))?;
-        self.wait(cx, &live.physical_id, true).await
+        self.wait_deleted(cx, &live.physical_id).await
     }
 
     fn apply_blocker(
