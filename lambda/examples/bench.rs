@@ -15,6 +15,8 @@
 //! - directory floor: a search plus the unicodePwd modify on one bound LDAPS connection
 //!   (Nagle off), the least any reset can cost against this directory — one right before each
 //!   warm reset, so a busy machine weighs on both alike;
+//! - where a warm reset goes, from the `lookup_ms`/`attempts_ms`/`reset_ms`/`sms_ms` of the
+//!   bootstrap's audit lines: the AWS calls it waits for and the rest;
 //! - peak memory (VmHWM) of the warm process after all its resets.
 
 #[path = "../tests/support/mod.rs"]
@@ -78,11 +80,18 @@ fn assert_fulfilled(body: &str, what: &str) {
     );
 }
 
-/// The figure `name` (µs) of the `cold start complete` line bootstrap logged.
-fn logged(stdout: &[u8], name: &str) -> Duration {
+/// The JSON lines bootstrap logged.
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
+}
+
+/// The figure `name` (µs) of the `cold start complete` line bootstrap logged.
+fn logged(stdout: &[u8], name: &str) -> Duration {
+    json_lines(stdout)
+        .into_iter()
         .find(|v| v["message"] == "cold start complete")
         .map(|v| Duration::from_micros(v[name].as_u64().unwrap_or(0)))
         .expect("bootstrap logs its cold start")
@@ -99,6 +108,9 @@ struct Cold {
     tls: Duration,
     runtime: Duration,
     logging: Duration,
+    /// The first reset's audit timings: lookup (with any wait for the connection opened at
+    /// cold start), attempts read, password write, SMS.
+    phases: [Duration; 4],
 }
 
 async fn cold_start(vars: &std::collections::HashMap<String, String>, i: usize) -> Cold {
@@ -121,20 +133,74 @@ async fn cold_start(vars: &std::collections::HashMap<String, String>, i: usize) 
         tls: logged(&out.stdout, "tls_us"),
         runtime: logged(&out.stdout, "runtime_us"),
         logging: logged(&out.stdout, "logging_us"),
+        phases: audit_timings(&json_lines(&out.stdout), &format!("bench-{i}")),
     }
 }
 
+/// One warm reset as the bench saw it and as the bootstrap's audit line timed its parts.
+struct WarmReset {
+    latency: Duration,
+    lookup: Duration,
+    attempts: Duration,
+    reset: Duration,
+    sms: Duration,
+}
+
+impl WarmReset {
+    /// Time on the path spent waiting for AWS: the attempts read where it outlasted the
+    /// search it runs beside, and the SMS.
+    fn aws_on_path(&self) -> Duration {
+        self.attempts.saturating_sub(self.lookup) + self.sms
+    }
+
+    /// Everything that is neither the directory nor AWS: the Runtime API round trip, the
+    /// event and the response, password generation, the audit line.
+    fn own(&self) -> Duration {
+        self.latency
+            .saturating_sub(self.lookup.max(self.attempts) + self.reset + self.sms)
+    }
+}
+
+/// The phase timings (`lookup_ms`, ...) of the audit line of contact `contact`.
+fn audit_timings(lines: &[Value], contact: &str) -> [Duration; 4] {
+    let line = lines
+        .iter()
+        .find(|v| v["audit"] == "resetpw" && v["contact_id"] == contact)
+        .unwrap_or_else(|| panic!("bootstrap logged no audit line for {contact}"));
+    ["lookup_ms", "attempts_ms", "reset_ms", "sms_ms"].map(|name| {
+        Duration::from_secs_f64(
+            line[name]
+                .as_f64()
+                .unwrap_or_else(|| panic!("the audit line of {contact} has no {name}: {line}"))
+                / 1000.0,
+        )
+    })
+}
+
 /// Warm resets in one process, each right after one directory-floor operation (interleaved,
-/// so a busy machine weighs on both alike); returns the warm latencies, the floor's, and the
-/// process's peak memory (kB).
+/// so a busy machine weighs on both alike); returns the warm resets, the floor's latencies,
+/// and the process's peak memory (kB).
 async fn warm(
     vars: &std::collections::HashMap<String, String>,
     resets: usize,
-) -> (Vec<Duration>, Vec<Duration>, u64) {
+) -> (Vec<WarmReset>, Vec<Duration>, u64) {
     let mut floor = Floor::open().await;
     let mut floors = Vec::with_capacity(resets);
     let api = RuntimeApi::start().await;
     let mut child = spawn_bootstrap(&bootstrap_path(), &api, vars);
+    // Its log is read as it comes (a full pipe would stall the process).
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let log = tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut parsed = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                parsed.push(v);
+            }
+        }
+        parsed
+    });
     api.push(event(1000));
     assert_fulfilled(
         &api.answer(0, Duration::from_secs(30)).await.body,
@@ -157,8 +223,25 @@ async fn warm(
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let _ = child.kill().await;
+    let _ = child.wait().await;
     let _ = floor.ldap.unbind().await;
-    (latencies, floors, peak_kb)
+    let lines = log.await.expect("log reader");
+    let warm = latencies
+        .into_iter()
+        .enumerate()
+        .map(|(i, latency)| {
+            let [lookup, attempts, reset, sms] =
+                audit_timings(&lines, &format!("bench-{}", 1001 + i));
+            WarmReset {
+                latency,
+                lookup,
+                attempts,
+                reset,
+                sms,
+            }
+        })
+        .collect();
+    (warm, floors, peak_kb)
 }
 
 /// Search + unicodePwd modify on one bound LDAPS connection (TCP_NODELAY on), as the service
@@ -257,7 +340,8 @@ async fn main() {
     for i in 0..cold_runs {
         colds.push(cold_start(&vars, i).await);
     }
-    let (mut lat, mut floor, peak_kb) = warm(&vars, resets).await;
+    let (resets, mut floor, peak_kb) = warm(&vars, resets).await;
+    let mut lat: Vec<Duration> = resets.iter().map(|r| r.latency).collect();
     lat.sort();
     floor.sort();
 
@@ -286,8 +370,20 @@ async fn main() {
         ms(runtime), ms(logging), ms(config), ms(sdk), ms(tls), ms(init.saturating_sub(in_process)));
     println!("cold first reset (spawn -> first response), n={cold_runs}: p50 {:.1} ms = {:.2} x floor (goal <= 3)",
         ms(first), ms(first) / ms(floor_p50));
+    let phase = |k: usize| ms(median(colds.iter().map(|c| c.phases[k]).collect()));
+    println!("  its parts, p50: init {:.1} ms, then the search {:.1} ms (with any wait for the connection opened at cold start) beside the attempts read {:.1} ms, password write {:.1} ms, SMS {:.1} ms",
+        ms(init), phase(0), phase(1), phase(2), phase(3));
     println!("warm reset (event -> response), n={}: p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms; p50 = {:.2} x floor (goal <= 1.2)",
         lat.len(), ms(warm_p50), ms(percentile(&lat, 0.95)), ms(*lat.last().unwrap()), ms(warm_p50) / ms(floor_p50));
+    let part = |f: fn(&WarmReset) -> Duration| median(resets.iter().map(f).collect());
+    let aws = part(WarmReset::aws_on_path);
+    println!("  where a warm reset goes (p50 of the bootstrap's own audit timings): search {:.1} ms beside the attempts read {:.1} ms, password write {:.1} ms, SMS {:.1} ms; waiting for AWS on the path (attempts read beyond the search + SMS) {:.1} ms; Runtime API, event, response and the rest {:.1} ms",
+        ms(part(|r| r.lookup)), ms(part(|r| r.attempts)), ms(part(|r| r.reset)), ms(part(|r| r.sms)), ms(aws), ms(part(WarmReset::own)));
+    println!(
+        "  warm p50 without the AWS waits on its path: {:.1} ms = {:.2} x floor",
+        ms(warm_p50.saturating_sub(aws)),
+        ms(warm_p50.saturating_sub(aws)) / ms(floor_p50)
+    );
     println!(
         "peak memory of the warm process (VmHWM): {:.1} MB (goal < 20 MB)",
         peak_kb as f64 / 1024.0

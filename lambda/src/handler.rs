@@ -2,13 +2,14 @@
 //! directory, resets the password and sends it by SMS. No network here: everything goes
 //! through the traits in [`crate::ports`].
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::audit::Audit;
+use crate::audit::{millis, Audit};
 use crate::config::{AnswerKind, CallerIdMode, Config, Question};
 use crate::lex::{self, LexEvent, LexResponse, Outcome, Source};
 use crate::normalize;
@@ -219,10 +220,12 @@ impl Handler {
 
         // The attempts are read while the directory is searched. The same directory work on
         // every path (unknown, wrong, locked): one lookup.
-        let (status, found) = tokio::join!(
-            self.attempts.status(&key, now),
-            self.directory.find_user(user_id)
+        let ((status, attempts_time), (found, lookup_time)) = tokio::join!(
+            timed(self.attempts.status(&key, now)),
+            timed(self.directory.find_user(user_id))
         );
+        audit.timings.attempts_ms = Some(millis(attempts_time));
+        audit.timings.lookup_ms = Some(millis(lookup_time));
         let status = status.map_err(|e| {
             tracing::error!(error = %e, "attempts store unavailable");
             Refusal::HelpDesk("attempts_store_error")
@@ -280,13 +283,13 @@ impl Handler {
             force_change: cfg.force_change_at_logon,
             unlock: cfg.unlock_account,
         };
-        self.directory
-            .reset_password(&user, &new_password, options)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, reason = e.reason_code(), "password reset failed");
-                Refusal::HelpDesk(e.reason_code())
-            })?;
+        let (written, reset_time) =
+            timed(self.directory.reset_password(&user, &new_password, options)).await;
+        audit.timings.reset_ms = Some(millis(reset_time));
+        written.map_err(|e| {
+            tracing::error!(error = %e, reason = e.reason_code(), "password reset failed");
+            Refusal::HelpDesk(e.reason_code())
+        })?;
 
         // Only now that the password is changed: the SMS and the counter clean-up, together.
         // The clean-up only when the read found failures to forget (an expired window's item
@@ -300,7 +303,9 @@ impl Handler {
                 Ok(())
             }
         };
-        let (cleared, sent) = tokio::join!(clear, self.notifier.send_sms(&phone, &message));
+        let (cleared, (sent, sms_time)) =
+            tokio::join!(clear, timed(self.notifier.send_sms(&phone, &message)));
+        audit.timings.sms_ms = Some(millis(sms_time));
         if let Err(e) = cleared {
             tracing::warn!(error = %e, "could not clear the failed-attempt counter");
         }
@@ -394,6 +399,13 @@ pub fn sms_text(password: &SecretString, force_change: bool) -> SecretString {
         "Your temporary password is {}{tail} If you did not ask for this, call the service desk.",
         password.expose_secret()
     ))
+}
+
+/// Runs `f` and says how long it took.
+async fn timed<F: Future>(f: F) -> (F::Output, Duration) {
+    let started = Instant::now();
+    let out = f.await;
+    (out, started.elapsed())
 }
 
 #[cfg(test)]
@@ -679,11 +691,29 @@ mod tests {
         );
         assert_eq!(audit.user.as_deref(), Some("JD***"));
         assert_eq!(audit.contact_id.as_deref(), Some("c-123"));
+        let t = audit.timings;
+        assert!(
+            t.lookup_ms.is_some()
+                && t.attempts_ms.is_some()
+                && t.reset_ms.is_some()
+                && t.sms_ms.is_some(),
+            "every phase of a reset is timed: {t:?}"
+        );
         let line = audit.to_json().to_string();
         assert!(
             !line.contains(&pw) && !line.contains("0100001") && !line.contains("JDoe"),
             "{line}"
         );
+
+        // A refused caller: the lookup and the attempts read ran, no write and no SMS.
+        let (_, audit) = rig
+            .handler
+            .handle_with_audit(fulfil("JDoe", "1985-03-15", "march"))
+            .await;
+        let t = audit.timings;
+        assert_eq!(audit.reason, "wrong_answer");
+        assert!(t.lookup_ms.is_some() && t.attempts_ms.is_some(), "{t:?}");
+        assert_eq!((t.reset_ms, t.sms_ms), (None, None));
     }
 
     #[tokio::test]
