@@ -357,7 +357,7 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     }
     let blockers = engine::blockers(&cx, &resources, &plan);
     if !blockers.is_empty() {
-        bail!("{} (nothing was changed)", blockers.join("; "));
+        bail!("{}", engine::blocked("nothing was changed", &blockers));
     }
     if !args.yes && std::io::stdin().is_terminal() {
         let question = format!("Apply these changes to stack `{}`? [y/N] ", cx.stack);
@@ -428,7 +428,7 @@ async fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<u8> {
     let blockers = engine::blockers(&cx, &resources, &plan);
     if !blockers.is_empty() {
         report.plan(&plan, &render_down(&plan));
-        bail!("{} (nothing was deleted)", blockers.join("; "));
+        bail!("{}", engine::blocked("nothing was deleted", &blockers));
     }
     report.plan(&plan, &render_down(&plan));
     if !plan.pending() {

@@ -263,6 +263,11 @@ async fn the_whole_stack_comes_up_converges_updates_the_greeting_and_down_needs_
         e.contains(&number) && e.contains("--release-phone-number"),
         "{e}"
     );
+    // One line per refusal, each naming its resource.
+    assert!(
+        e.contains("nothing was deleted:\n  - ") && e.contains("\n  - connect-phone-number "),
+        "{e}"
+    );
     assert_eq!(case.mutating_since(mark).await, Vec::<String>::new());
     assert_eq!(view(&case.stack, &instance_id).await.numbers.len(), 1);
 

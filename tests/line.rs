@@ -19,6 +19,7 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// A fixture user of scripts/local-directory and what the caller says for it.
@@ -244,26 +245,123 @@ connect:
     )
 }
 
+/// The line, deployed by the first test that needs it (`None` without the local directory).
+static DEPLOYED: OnceLock<Option<Line>> = OnceLock::new();
+
+/// How many tests below use the line: the last of them to finish takes it down.
+const TESTS_USING_THE_LINE: usize = 5;
+
+/// Held by each test that uses the line for its whole run, and dropped when it ends, passed
+/// or failed. The last one takes the line down and removes its scratch directory (the line is
+/// a static, which is never dropped). When a filter runs only some of the tests, the line is
+/// left behind with the test cloud.
+struct Turn;
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        static FINISHED: AtomicUsize = AtomicUsize::new(0);
+        if FINISHED.fetch_add(1, Ordering::SeqCst) + 1 != TESTS_USING_THE_LINE {
+            return;
+        }
+        if let Some(Some(line)) = DEPLOYED.get() {
+            line.take_down();
+        }
+    }
+}
+
 /// The line, deployed by the first test that needs it; `None` without the local directory.
 fn line() -> Option<&'static Line> {
-    static LINE: OnceLock<Option<Line>> = OnceLock::new();
-    LINE.get_or_init(|| {
-        let dir = Directory::from_env()?;
-        let case = Case::new("line");
-        let zip = package(case.dir.path());
-        let file = case.write_raw(&stack_file(&case, &dir, &zip));
-        let path = file.to_str().expect("utf-8 path").to_string();
-        case.run(&["up", "-f", &path], 0);
-        Some(Line {
-            function: format!("{}-fulfillment", case.stack),
-            case,
-            file,
+    DEPLOYED
+        .get_or_init(|| {
+            let dir = Directory::from_env()?;
+            let case = Case::new("line");
+            let zip = package(case.dir.path());
+            let file = case.write_raw(&stack_file(&case, &dir, &zip));
+            let path = file.to_str().expect("utf-8 path").to_string();
+            case.run(&["up", "-f", &path], 0);
+            Some(Line {
+                function: format!("{}-fulfillment", case.stack),
+                case,
+                file,
+            })
         })
-    })
-    .as_ref()
+        .as_ref()
 }
 
 impl Line {
+    /// `down`, then checks with the SDK that the function, the bot and the Connect instance
+    /// are gone, and removes the scratch directory (the 4 MB deployment package).
+    fn take_down(&self) {
+        let out = self
+            .case
+            .resetpw(&[
+                "down",
+                "-f",
+                self.file.to_str().expect("utf-8 path"),
+                "--yes",
+                "--release-phone-number",
+            ])
+            .output()
+            .expect("resetpw runs");
+        let _ = std::fs::remove_dir_all(self.case.dir.path());
+        if std::thread::panicking() {
+            return;
+        }
+        assert!(
+            out.status.success(),
+            "down failed: {}{}",
+            stdout(&out),
+            common::stderr(&out)
+        );
+        // The checks run on a runtime of their own: this runs in a test's drop, inside its
+        // runtime, where blocking on another future is not allowed.
+        let (function, stack) = (self.function.clone(), self.case.stack.clone());
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(async move {
+                    let sdk = common::sdk().await;
+                    let lambda = aws_sdk_lambda::Client::new(&sdk);
+                    let gone = lambda.get_function().function_name(&function).send().await;
+                    assert!(
+                        gone.as_ref()
+                            .err()
+                            .and_then(|e| e.as_service_error())
+                            .is_some_and(|e| e.is_resource_not_found_exception()),
+                        "the function outlived down: {gone:?}"
+                    );
+                    let bots = aws_sdk_lexmodelsv2::Client::new(&sdk)
+                        .list_bots()
+                        .send()
+                        .await
+                        .expect("ListBots");
+                    let name = format!("{stack}-resetpw");
+                    assert!(
+                        !bots
+                            .bot_summaries()
+                            .iter()
+                            .any(|b| b.bot_name() == Some(&name)),
+                        "the bot outlived down"
+                    );
+                    let instances = aws_sdk_connect::Client::new(&sdk)
+                        .list_instances()
+                        .send()
+                        .await
+                        .expect("ListInstances");
+                    let alias = format!("i-{stack}");
+                    assert!(
+                        !instances
+                            .instance_summary_list()
+                            .iter()
+                            .any(|i| i.instance_alias() == Some(&alias)),
+                        "the Connect instance outlived down"
+                    );
+                })
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    }
+
     /// `resetpw chat` with these texts and the attributes the contact flow sets (the caller's
     /// number and a contact id, which the audit lines carry); returns the output and the id.
     fn chat(&self, caller: &str, says: &[&str], expect: i32) -> (Output, String) {
@@ -368,6 +466,7 @@ fn says(user: &User, id: &'static str) -> [&'static str; 4] {
 
 #[tokio::test]
 async fn a_caller_who_answers_right_gets_a_new_password_by_one_sms_to_the_directory_number() {
+    let _turn = Turn;
     let Some(dir) = Directory::from_env() else {
         return;
     };
@@ -422,6 +521,7 @@ async fn a_caller_who_answers_right_gets_a_new_password_by_one_sms_to_the_direct
 
 #[tokio::test]
 async fn a_wrong_date_of_birth_changes_nothing_and_sends_nothing() {
+    let _turn = Turn;
     let Some(dir) = Directory::from_env() else {
         return;
     };
@@ -448,6 +548,7 @@ async fn a_wrong_date_of_birth_changes_nothing_and_sends_nothing() {
 
 #[tokio::test]
 async fn an_unknown_user_hears_the_same_generic_message() {
+    let _turn = Turn;
     if Directory::from_env().is_none() {
         return;
     }
@@ -468,6 +569,7 @@ async fn an_unknown_user_hears_the_same_generic_message() {
 
 #[tokio::test]
 async fn a_caller_number_other_than_the_phone_on_record_is_refused() {
+    let _turn = Turn;
     let Some(dir) = Directory::from_env() else {
         return;
     };
@@ -485,6 +587,7 @@ async fn a_caller_number_other_than_the_phone_on_record_is_refused() {
 
 #[tokio::test]
 async fn three_failures_lock_the_user_out_even_with_the_right_answers() {
+    let _turn = Turn;
     let Some(dir) = Directory::from_env() else {
         return;
     };

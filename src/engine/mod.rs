@@ -8,7 +8,7 @@ mod plan;
 pub use bounds::{bounds, Bounds};
 pub use dag::run_dag;
 pub use plan::{
-    apply_down, apply_up, blockers, live_outputs, plan_down, plan_up, Action, Plan, Step,
+    apply_down, apply_up, blocked, blockers, live_outputs, plan_down, plan_up, Action, Plan, Step,
 };
 
 use crate::aws::{ApiError, Cx};

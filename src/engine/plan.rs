@@ -530,15 +530,23 @@ pub async fn live_outputs(cx: &Cx, resources: &Resources) -> Result<Outputs, Res
     Ok(outputs)
 }
 
-/// What stops this run from applying the plan, from every resource with a pending action.
+/// What stops this run from applying the plan, from every resource with a pending action,
+/// each as `kind name: reason`.
 pub fn blockers(cx: &Cx, resources: &Resources, plan: &Plan) -> Vec<String> {
     plan.steps
         .iter()
         .filter(|s| s.action != Action::None)
         .filter_map(|s| {
-            find(resources, s.id).apply_blocker(cx, s.action, &s.changes, s.live.as_ref())
+            let r = find(resources, s.id);
+            r.apply_blocker(cx, s.action, &s.changes, s.live.as_ref())
+                .map(|why| format!("{} {}: {why}", r.kind(), r.name()))
         })
         .collect()
+}
+
+/// The blockers as one error text: `what` (e.g. "nothing was deleted"), then one line each.
+pub fn blocked(what: &str, blockers: &[String]) -> String {
+    format!("{what}:\n  - {}", blockers.join("\n  - "))
 }
 
 /// Applies an `up` plan in dependency order, at most `parallelism` resources at once; returns

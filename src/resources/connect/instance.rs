@@ -379,8 +379,8 @@ impl Resource for Instance {
             .collect();
         (!numbers.is_empty()).then(|| {
             format!(
-                "deleting Connect instance `{}` would release its phone number(s) {}, which can never be claimed again: pass --release-phone-number to do it anyway",
-                self.name(),
+                "{} it would release its phone number(s) {}, which can never be claimed again: pass --release-phone-number to do it anyway",
+                if action == Action::Replace { "replacing" } else { "deleting" },
                 numbers.join(", ")
             )
         })

@@ -226,8 +226,7 @@ impl Resource for DirectorySecret {
         };
         (writes && cx.secret.is_none()).then(|| {
             format!(
-                "{} must be written but no password was given: set {} or pass --secret-stdin",
-                self.name(),
+                "it must be written but no password was given: set {} or pass --secret-stdin",
                 cx.secret_source
             )
         })
