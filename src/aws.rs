@@ -42,6 +42,8 @@ pub struct Cx {
     pub progress: Arc<dyn Progress>,
     /// The stack's Lex bot as this run's lookups found it, shared by the Lex kinds.
     pub bot_lookup: crate::resources::lex::BotLookup,
+    /// The account's Connect instances as this run listed them, shared by the Connect kinds.
+    pub instance_listing: crate::resources::connect::InstanceListing,
 }
 
 impl Cx {

@@ -327,6 +327,7 @@ pub(crate) async fn context(
         timeout,
         progress,
         bot_lookup: Default::default(),
+        instance_listing: Default::default(),
     })
 }
 

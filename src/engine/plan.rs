@@ -807,6 +807,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             progress: Arc::new(crate::progress::Plain),
             bot_lookup: Default::default(),
+            instance_listing: Default::default(),
         }
     }
 

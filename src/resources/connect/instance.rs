@@ -74,6 +74,7 @@ impl Instance {
             Ok(out) => Ok(out.id().unwrap_or_default().to_string()),
             Err(e) => {
                 // Made since the plan (a crashed run's create): ours only with our tag.
+                cx.instance_listing.forget();
                 let owned = async {
                     let found = self.observe(cx).await?;
                     Ok(found.filter(|live| live.owned).map(|live| live.physical_id))
@@ -294,6 +295,8 @@ impl Resource for Instance {
         // The alias makes the client token: a retried create after a crash is the same request.
         let token = format!("resetpw-{}-{alias}", self.stack);
         let id = self.create_with_token(cx, &token).await?;
+        // The flow, number and association look for it next.
+        cx.instance_listing.forget();
         if let Some(found) = self.wait_active(cx, &id, true).await? {
             return Ok(Self::outputs(&found));
         }
@@ -340,6 +343,8 @@ impl Resource for Instance {
     ) -> Result<Vec<Change>, ResourceError> {
         if live.props.get("status") == Some(&json!("CREATION_IN_PROGRESS")) {
             self.wait_active(cx, &live.physical_id, false).await?;
+            // The listing saw it creating; the flow, number and association need it ACTIVE.
+            cx.instance_listing.forget();
         }
         let mut changes = crate::engine::diff_props(&self.desired(cx, inputs), &live.props, &[]);
         for c in &mut changes {
@@ -357,7 +362,9 @@ impl Resource for Instance {
             .send()
             .await;
         tolerate(result, GONE).map_err(api("delete", KIND, &self.name()))?;
-        self.wait_deleted(cx, &live.physical_id).await
+        let waited = self.wait_deleted(cx, &live.physical_id).await;
+        cx.instance_listing.forget();
+        waited
     }
 
     fn apply_blocker(

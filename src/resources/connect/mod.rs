@@ -12,6 +12,8 @@ use crate::engine::ResourceError;
 use crate::resources::{api, tolerate};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 /// What Connect answers for something that is not there.
 pub const GONE: &[&str] = &["ResourceNotFoundException"];
@@ -55,8 +57,37 @@ pub struct FoundInstance {
     pub status: String,
 }
 
-/// Every instance of the account (at most a few: the default quota is 2).
+/// The account's instances as this run listed them, shared by the Connect kinds' lookups: a
+/// plan lists them once, not once per kind (Connect throttles ListInstances to a few calls a
+/// second). The instance's own create and delete, and the plan's wait for an instance still
+/// creating, forget the listing, so a lookup after them asks Connect again; a failed listing
+/// is not remembered.
+#[derive(Default)]
+pub struct InstanceListing(std::sync::Mutex<Arc<OnceCell<Vec<FoundInstance>>>>);
+
+impl InstanceListing {
+    fn current(&self) -> Arc<OnceCell<Vec<FoundInstance>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Drops the listing: the next lookup lists the instances again.
+    pub fn forget(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Arc::default();
+    }
+}
+
+/// Every instance of the account (at most a few: the default quota is 2), listed once per run
+/// (see [`InstanceListing`]).
 pub async fn instances(cx: &Cx) -> Result<Vec<FoundInstance>, ApiError> {
+    let listing = cx.instance_listing.current();
+    listing
+        .get_or_try_init(|| list_instances(cx))
+        .await
+        .cloned()
+}
+
+/// ListInstances, every page.
+async fn list_instances(cx: &Cx) -> Result<Vec<FoundInstance>, ApiError> {
     let mut out = Vec::new();
     let mut pages = cx.connect.list_instances().into_paginator().send();
     while let Some(page) = pages.next().await {
