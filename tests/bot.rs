@@ -372,14 +372,11 @@ async fn up_builds_versions_and_aliases_the_bot_then_nothing_changes_and_down_re
         stdout(&out)
     );
     // The Lex kinds share one lookup of the bot: one ListBots for the whole plan.
-    let list_bots = case
-        .calls()
-        .await
-        .iter()
-        .filter(|c| c["seq"].as_u64().unwrap_or(0) > mark)
-        .filter(|c| c["service"] == "lex" && c["operation"] == "ListBots")
-        .count();
-    assert_eq!(list_bots, 1, "one bot lookup per plan");
+    assert_eq!(
+        case.count_since(mark, "lex", "ListBots").await,
+        1,
+        "one bot lookup per plan"
+    );
     case.run(&["diff", "-f", f, "--exit-code"], 0);
     assert!(
         stdout(&out).contains(&format!("bot-alias.arn = {}", alias_arn(&s))),

@@ -225,14 +225,11 @@ async fn the_whole_stack_comes_up_converges_updates_the_greeting_and_down_needs_
     let mark = case.mark().await;
     case.run(&["up", "-f", f], 0);
     assert_eq!(case.mutating_since(mark).await, Vec::<String>::new());
-    let list_instances = case
-        .calls()
-        .await
-        .iter()
-        .filter(|c| c["seq"].as_u64().unwrap_or(0) > mark)
-        .filter(|c| c["service"] == "connect" && c["operation"] == "ListInstances")
-        .count();
-    assert_eq!(list_instances, 1, "one instance listing per plan");
+    assert_eq!(
+        case.count_since(mark, "connect", "ListInstances").await,
+        1,
+        "one instance listing per plan"
+    );
 
     // A greeting change: UpdateContactFlowContent only, and the plan names the action.
     owned_stack(&case, "Hello from the service desk.", "BasicQueue");

@@ -123,6 +123,16 @@ impl Case {
             .expect("call record JSON")
     }
 
+    /// How many `service` `operation` calls this case made after record position `since`.
+    pub async fn count_since(&self, since: u64, service: &str, operation: &str) -> usize {
+        self.calls()
+            .await
+            .iter()
+            .filter(|c| c["seq"].as_u64().unwrap_or(0) > since)
+            .filter(|c| c["service"] == service && c["operation"] == operation)
+            .count()
+    }
+
     /// Calls that change state, made after record position `since`.
     pub async fn mutating_since(&self, since: u64) -> Vec<String> {
         self.calls()
