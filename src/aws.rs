@@ -47,6 +47,41 @@ pub struct Cx {
 }
 
 impl Cx {
+    /// A context for `stack` in `region` of `account`, with every client made from `config`,
+    /// no secret, the phone number protected and nothing looked up yet.
+    pub fn new(
+        config: &SdkConfig,
+        stack: &str,
+        region: &str,
+        account: &str,
+        timeout: Duration,
+        progress: Arc<dyn Progress>,
+    ) -> Cx {
+        Cx {
+            stack: stack.to_string(),
+            partition: partition_of(region).to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+            user_tags: BTreeMap::new(),
+            kms: aws_sdk_kms::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            lex: aws_sdk_lexmodelsv2::Client::new(config),
+            connect: aws_sdk_connect::Client::new(config),
+            secret: None,
+            secret_source: String::new(),
+            release_phone_number: false,
+            timeout,
+            progress,
+            bot_lookup: Default::default(),
+            instance_listing: Default::default(),
+        }
+    }
+
     /// The tags a resource gets at creation: the stack's tags plus the ownership tags.
     pub fn tags_for(&self, resource_id: &str) -> BTreeMap<String, String> {
         let mut tags = self.user_tags.clone();

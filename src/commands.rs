@@ -305,29 +305,19 @@ pub(crate) async fn context(
     let account = aws::account_of(&config).await?;
     let region = config.region().map(|r| r.to_string()).unwrap_or_default();
     Ok(Cx {
-        stack: s.name.to_string(),
-        partition: aws::partition_of(&region).to_string(),
-        region,
-        account,
         user_tags: s.tags.clone(),
-        kms: aws_sdk_kms::Client::new(&config),
-        iam: aws_sdk_iam::Client::new(&config),
-        ssm: aws_sdk_ssm::Client::new(&config),
-        ec2: aws_sdk_ec2::Client::new(&config),
-        lambda: aws_sdk_lambda::Client::new(&config),
-        dynamodb: aws_sdk_dynamodb::Client::new(&config),
-        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-        lex: aws_sdk_lexmodelsv2::Client::new(&config),
-        connect: aws_sdk_connect::Client::new(&config),
         secret,
-        release_phone_number: false,
         secret_source: secret_env
             .unwrap_or(stack::default_secret_env().as_str())
             .to_string(),
-        timeout,
-        progress,
-        bot_lookup: Default::default(),
-        instance_listing: Default::default(),
+        ..Cx::new(
+            &config,
+            &s.name.to_string(),
+            &region,
+            &account,
+            timeout,
+            progress,
+        )
     })
 }
 

@@ -786,29 +786,14 @@ mod tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .build();
-        Cx {
-            stack: "s".into(),
-            region: "us-east-1".into(),
-            account: "123456789012".into(),
-            partition: "aws".into(),
-            user_tags: BTreeMap::new(),
-            kms: aws_sdk_kms::Client::new(&sdk),
-            iam: aws_sdk_iam::Client::new(&sdk),
-            ssm: aws_sdk_ssm::Client::new(&sdk),
-            ec2: aws_sdk_ec2::Client::new(&sdk),
-            lambda: aws_sdk_lambda::Client::new(&sdk),
-            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
-            lex: aws_sdk_lexmodelsv2::Client::new(&sdk),
-            connect: aws_sdk_connect::Client::new(&sdk),
-            secret: None,
-            secret_source: String::new(),
-            release_phone_number: false,
-            timeout: Duration::from_secs(5),
-            progress: Arc::new(crate::progress::Plain),
-            bot_lookup: Default::default(),
-            instance_listing: Default::default(),
-        }
+        Cx::new(
+            &sdk,
+            "s",
+            "us-east-1",
+            "123456789012",
+            Duration::from_secs(5),
+            Arc::new(crate::progress::Plain),
+        )
     }
 
     #[tokio::test]

@@ -46,6 +46,15 @@ pub fn to_prune(versions: &[u64], served: &[String]) -> Vec<u64> {
 }
 
 impl BotVersion {
+    /// The versions the bot's aliases serve.
+    async fn served(&self, cx: &Cx, bot_id: &str) -> Result<Vec<String>, ResourceError> {
+        let aliases =
+            aliases(cx, bot_id)
+                .await
+                .map_err(api("list the aliases of", KIND, &self.name()))?;
+        Ok(aliases.into_iter().map(|a| a.2).collect())
+    }
+
     pub fn new(stack: &str, config: Option<BotConfig>) -> Self {
         BotVersion {
             stack: stack.into(),
@@ -87,13 +96,8 @@ impl BotVersion {
     }
 
     async fn prune(&self, cx: &Cx, bot_id: &str) -> Result<(), ResourceError> {
-        let (all, served) = tokio::join!(versions(cx, bot_id), aliases(cx, bot_id));
-        let all = all.map_err(api("list", KIND, &self.name()))?;
-        let served: Vec<String> = served
-            .map_err(api("list the aliases of", KIND, &self.name()))?
-            .into_iter()
-            .map(|a| a.2)
-            .collect();
+        let (all, served) = tokio::join!(versions(cx, bot_id), self.served(cx, bot_id));
+        let (all, served) = (all.map_err(api("list", KIND, &self.name()))?, served?);
         for v in to_prune(&all, &served) {
             let result = cx
                 .lex
@@ -233,14 +237,8 @@ impl Resource for BotVersion {
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
         // The versions and the aliases at once, beside the bot's tags.
         let listed = with_bot(cx, |id| async move {
-            let (all, served) = tokio::join!(versions_with_status(cx, &id), aliases(cx, &id));
-            let all = all.map_err(api("list", KIND, &self.name()))?;
-            let served: Vec<String> = served
-                .map_err(api("list the aliases of", KIND, &self.name()))?
-                .into_iter()
-                .map(|a| a.2)
-                .collect();
-            Ok((all, served))
+            let (all, served) = tokio::join!(versions_with_status(cx, &id), self.served(cx, &id));
+            Ok((all.map_err(api("list", KIND, &self.name()))?, served?))
         });
         let Some((bot, (all, served))) = listed.await? else {
             return Ok(None);
