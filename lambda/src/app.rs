@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 
 use crate::cloud::{self, DynamoAttempts, KmsError, SnsNotifier};
+use crate::code::CodeKey;
 use crate::config::{Config, ConfigError};
 use crate::handler::Handler;
 use crate::ldap::{self, LdapDirectory, TlsConfigError};
@@ -62,8 +63,12 @@ pub async fn cold_start_parts(
     // wire: the round trip hides their construction.
     let clients = tokio::spawn({
         let (sdk, throttle) = (sdk.clone(), config.throttle.clone());
+        let email_from = config.email_from.clone();
         async move {
-            let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(&sdk));
+            let mut notifier = SnsNotifier::new(aws_sdk_sns::Client::new(&sdk));
+            if let Some(from) = email_from {
+                notifier = notifier.with_email(aws_sdk_sesv2::Client::new(&sdk), from);
+            }
             let attempts = DynamoAttempts::new(aws_sdk_dynamodb::Client::new(&sdk), throttle);
             (notifier, attempts)
         }
@@ -79,6 +84,7 @@ pub async fn cold_start_parts(
     let (notifier, attempts) = clients
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let code_key = CodeKey::derive(&bind_password);
     let directory = Arc::new(LdapDirectory::new(&config, bind_password, tls));
     let handler = Handler::new(
         Arc::new(config),
@@ -86,7 +92,8 @@ pub async fn cold_start_parts(
         Arc::new(notifier),
         Arc::new(attempts),
         Arc::new(SystemClock),
-    );
+    )
+    .with_code_key(code_key);
     Ok(ColdStart {
         handler,
         directory,

@@ -20,6 +20,8 @@ pub struct Timings {
     pub reset_ms: Option<f64>,
     /// The SMS (SNS Publish; runs alongside the counter clean-up, when there is one).
     pub sms_ms: Option<f64>,
+    /// The one-time code's read from the attempts table.
+    pub code_ms: Option<f64>,
 }
 
 /// A duration as logged: milliseconds, rounded to 0.1 ms.
@@ -41,6 +43,10 @@ pub struct Audit {
     pub phone: Option<String>,
     /// This attempt locked the user ID.
     pub locked: bool,
+    /// What the session has proven so far: `none`, `knowledge` or `code`.
+    pub verified: &'static str,
+    /// `reset` or `unlock`, once the intent is known.
+    pub request: Option<&'static str>,
     pub latency_ms: u64,
     pub timings: Timings,
 }
@@ -74,6 +80,7 @@ impl Audit {
                 }
                 .to_string()
             }),
+            verified: "none",
             ..Audit::default()
         }
     }
@@ -93,11 +100,14 @@ impl Audit {
             "invocation": self.invocation,
             "phone": self.phone,
             "locked": self.locked,
+            "verified": self.verified,
+            "request": self.request,
             "latency_ms": self.latency_ms,
             "lookup_ms": self.timings.lookup_ms,
             "attempts_ms": self.timings.attempts_ms,
             "reset_ms": self.timings.reset_ms,
             "sms_ms": self.timings.sms_ms,
+            "code_ms": self.timings.code_ms,
         })
     }
 
@@ -113,11 +123,14 @@ impl Audit {
             invocation = self.invocation.as_deref().unwrap_or(""),
             phone = self.phone.as_deref().unwrap_or(""),
             locked = self.locked,
+            verified = self.verified,
+            request = self.request.unwrap_or(""),
             latency_ms = self.latency_ms,
             lookup_ms = self.timings.lookup_ms,
             attempts_ms = self.timings.attempts_ms,
             reset_ms = self.timings.reset_ms,
             sms_ms = self.timings.sms_ms,
+            code_ms = self.timings.code_ms,
             "attempt"
         );
     }

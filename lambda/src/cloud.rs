@@ -9,7 +9,9 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Throttle;
-use crate::ports::{AttemptStatus, AttemptsStore, Notifier, NotifyError, StoreError};
+use crate::ports::{
+    AttemptStatus, AttemptsStore, Email, IssuedCode, Notifier, NotifyError, StoreError,
+};
 
 /// KMS errors at cold start.
 #[derive(Debug, thiserror::Error)]
@@ -47,14 +49,25 @@ pub async fn decrypt_bind_password(
     Ok(SecretString::from(text))
 }
 
-/// SMS through SNS Publish to a phone number.
+/// SMS through SNS Publish to a phone number; email through SES (v2) from the configured
+/// sender, when there is one.
 pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
+    email: Option<(aws_sdk_sesv2::Client, String)>,
 }
 
 impl SnsNotifier {
     pub fn new(client: aws_sdk_sns::Client) -> Self {
-        SnsNotifier { client }
+        SnsNotifier {
+            client,
+            email: None,
+        }
+    }
+
+    /// Also sends email notices through `ses`, from `from`.
+    pub fn with_email(mut self, ses: aws_sdk_sesv2::Client, from: String) -> Self {
+        self.email = Some((ses, from));
+        self
     }
 }
 
@@ -74,6 +87,32 @@ impl Notifier for SnsNotifier {
             .send()
             .await
             .map_err(|e| NotifyError::Publish(code_of(&e, "request failed")))?;
+        Ok(())
+    }
+
+    async fn send_email(&self, email: &Email) -> Result<(), NotifyError> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+        let Some((ses, from)) = &self.email else {
+            return Ok(());
+        };
+        let text = |t: &str| {
+            Content::builder()
+                .data(t)
+                .charset("UTF-8")
+                .build()
+                .map_err(|_| NotifyError::Email("invalid content".into()))
+        };
+        let message = Message::builder()
+            .subject(text(&email.subject)?)
+            .body(Body::builder().text(text(&email.body)?).build())
+            .build();
+        ses.send_email()
+            .from_email_address(from)
+            .destination(Destination::builder().to_addresses(&email.to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map_err(|e| NotifyError::Email(code_of(&e, "request failed")))?;
         Ok(())
     }
 }
@@ -157,6 +196,45 @@ fn num(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// The item key of a session's one-time code (user-ID keys never hold `#`).
+fn code_key(session: &str) -> String {
+    format!("code#{session}")
+}
+
+impl DynamoAttempts {
+    fn lost_race<E>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    {
+        e.as_service_error()
+            .and_then(|s| s.code())
+            .is_some_and(|c| c == "ConditionalCheckFailedException")
+    }
+
+    fn code_of_item(
+        &self,
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<IssuedCode, StoreError> {
+        let malformed = || StoreError::Malformed(self.throttle.table.clone());
+        let s = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => Ok(v.clone()),
+            _ => Err(malformed()),
+        };
+        let n = |name: &str| match item.get(name) {
+            Some(AttributeValue::N(v)) => v.parse::<u64>().map_err(|_| malformed()),
+            _ => Err(malformed()),
+        };
+        Ok(IssuedCode {
+            digest: s("digest")?,
+            user_key: s("user")?,
+            intent: s("intent")?,
+            expires_at: n("code_expires")?,
+            tries: n("tries")? as u32,
+            verified: matches!(item.get("verified"), Some(AttributeValue::Bool(true))),
+        })
+    }
+}
+
 #[async_trait]
 impl AttemptsStore for DynamoAttempts {
     async fn status(&self, key: &str, now: u64) -> Result<AttemptStatus, StoreError> {
@@ -236,5 +314,152 @@ impl AttemptsStore for DynamoAttempts {
             .await
             .map_err(|e| self.unavailable(&e))?;
         Ok(())
+    }
+
+    /// One counter per number and window (`<key>#<window index>`), added to atomically; the
+    /// table's TTL removes it a minute after its window.
+    async fn count_caller(
+        &self,
+        key: &str,
+        now: u64,
+        window_seconds: u64,
+    ) -> Result<u32, StoreError> {
+        let window = now / window_seconds;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.throttle.table)
+            .key("pk", AttributeValue::S(format!("{key}#{window}")))
+            .update_expression("ADD verifications :one SET expires_at = :exp")
+            .expression_attribute_values(":one", num(1))
+            .expression_attribute_values(":exp", num((window + 1) * window_seconds + 60))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        match out.attributes.as_ref().and_then(|a| a.get("verifications")) {
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map_err(|_| StoreError::Malformed(self.throttle.table.clone())),
+            _ => Err(StoreError::Malformed(self.throttle.table.clone())),
+        }
+    }
+
+    async fn put_code(&self, session: &str, code: &IssuedCode) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.throttle.table)
+            .item("pk", AttributeValue::S(code_key(session)))
+            .item("digest", AttributeValue::S(code.digest.clone()))
+            .item("user", AttributeValue::S(code.user_key.clone()))
+            .item("intent", AttributeValue::S(code.intent.clone()))
+            .item("code_expires", num(code.expires_at))
+            .item("tries", num(code.tries as u64))
+            .item("verified", AttributeValue::Bool(code.verified))
+            .item("expires_at", num(code.expires_at + 60))
+            .send()
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn code(&self, session: &str) -> Result<Option<IssuedCode>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.throttle.table)
+            .key("pk", AttributeValue::S(code_key(session)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        out.item.as_ref().map(|i| self.code_of_item(i)).transpose()
+    }
+
+    async fn code_wrong_try(
+        &self,
+        session: &str,
+        code: &IssuedCode,
+    ) -> Result<Option<u32>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.throttle.table)
+            .key("pk", AttributeValue::S(code_key(session)))
+            .update_expression("SET tries = tries + :one")
+            .condition_expression("digest = :d AND verified = :no")
+            .expression_attribute_values(":one", num(1))
+            .expression_attribute_values(":d", AttributeValue::S(code.digest.clone()))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => match out.attributes.as_ref().and_then(|a| a.get("tries")) {
+                Some(AttributeValue::N(v)) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| StoreError::Malformed(self.throttle.table.clone())),
+                _ => Err(StoreError::Malformed(self.throttle.table.clone())),
+            },
+            Err(e) if Self::lost_race(&e) => Ok(None),
+            Err(e) => Err(self.unavailable(&e)),
+        }
+    }
+
+    async fn code_verified(
+        &self,
+        session: &str,
+        code: &IssuedCode,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.throttle.table)
+            .key("pk", AttributeValue::S(code_key(session)))
+            .update_expression("SET verified = :yes")
+            .condition_expression(
+                "digest = :d AND tries = :t AND verified = :no AND code_expires > :now",
+            )
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":d", AttributeValue::S(code.digest.clone()))
+            .expression_attribute_values(":t", num(code.tries as u64))
+            .expression_attribute_values(":now", num(now))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if Self::lost_race(&e) => Ok(false),
+            Err(e) => Err(self.unavailable(&e)),
+        }
+    }
+
+    async fn take_verified_code(
+        &self,
+        session: &str,
+        now: u64,
+    ) -> Result<Option<IssuedCode>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.throttle.table)
+            .key("pk", AttributeValue::S(code_key(session)))
+            .condition_expression("verified = :yes AND code_expires > :now")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", num(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(out) => out.attributes.as_ref().map(|i| self.code_of_item(i)).transpose(),
+            Err(e) if Self::lost_race(&e) => Ok(None),
+            Err(e) => Err(self.unavailable(&e)),
+        }
+    }
+
+    async fn drop_code(&self, session: &str) -> Result<(), StoreError> {
+        self.clear(&code_key(session)).await
     }
 }

@@ -84,7 +84,36 @@ pub struct Config {
     pub caller_id: CallerIdMode,
     pub caller_id_session_attribute: String,
     pub contact_id_session_attribute: String,
+    /// The one-time code to the phone on record (`RESETPW_ONE_TIME_CODE`, default on).
+    pub one_time_code: bool,
+    pub code_ttl_seconds: u64,
+    /// Lex slot carrying the code (`RESETPW_CODE_SLOT`, default `Code`).
+    pub code_slot: String,
+    /// The intent that only unlocks (`RESETPW_UNLOCK_INTENT_NAME`, default `UnlockAccount`).
+    pub unlock_intent_name: String,
+    /// Groups (names or DNs) whose members, nested ones included, are never served.
+    pub refuse_groups: Vec<String>,
+    /// Verifications allowed per calling number in each window.
+    pub caller_number_limit: u32,
+    pub caller_number_window_seconds: u64,
+    /// E.164 number named in every notice ("if you did not ask for this, call ...").
+    pub service_desk_number: Option<String>,
+    /// SES sender of the owner's email notice; none: no email.
+    pub email_from: Option<String>,
+    pub mail_attribute: String,
 }
+
+/// Groups refused by default: the built-in administrative groups of a domain.
+pub const DEFAULT_REFUSE_GROUPS: &[&str] = &[
+    "Domain Admins",
+    "Enterprise Admins",
+    "Schema Admins",
+    "Administrators",
+    "Account Operators",
+    "Backup Operators",
+    "Server Operators",
+    "Print Operators",
+];
 
 /// Default mapping, as in the lab: slot DOB → birthDate, slot MonthStarted → monthStarted.
 pub const DEFAULT_QUESTIONS: &str = "DOB=birthDate:date,MonthStarted=monthStarted:month";
@@ -250,6 +279,77 @@ impl Config {
         let contact_id_session_attribute =
             get("RESETPW_CONTACT_ID_SESSION_ATTRIBUTE").unwrap_or_else(|| "ContactId".into());
 
+        let one_time_code = parse_bool(&get, "RESETPW_ONE_TIME_CODE", true)?;
+        let code_ttl_seconds = parse_number(&get, "RESETPW_CODE_TTL_SECONDS", 600, 1, 600)?;
+        let code_slot = get("RESETPW_CODE_SLOT").unwrap_or_else(|| "Code".into());
+        let unlock_intent_name =
+            get("RESETPW_UNLOCK_INTENT_NAME").unwrap_or_else(|| "UnlockAccount".into());
+        if unlock_intent_name == intent_name {
+            return Err(invalid(
+                "RESETPW_UNLOCK_INTENT_NAME",
+                "must differ from RESETPW_INTENT_NAME",
+            ));
+        }
+        let refuse_groups: Vec<String> = match get("RESETPW_REFUSE_GROUPS") {
+            None => DEFAULT_REFUSE_GROUPS.iter().map(|g| g.to_string()).collect(),
+            Some(v) => v
+                .split(';')
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+                .collect(),
+        };
+        if refuse_groups
+            .iter()
+            .any(|g| g.len() > 1024 || g.contains(['\0', '(', ')', '*']))
+        {
+            return Err(invalid(
+                "RESETPW_REFUSE_GROUPS",
+                "group names or DNs separated by `;` (no `(`, `)`, `*`)",
+            ));
+        }
+        let caller_number_limit =
+            parse_number(&get, "RESETPW_MAX_PER_CALLER_NUMBER", 5, 1, 10_000)? as u32;
+        let caller_number_window_seconds = parse_number(
+            &get,
+            "RESETPW_CALLER_NUMBER_WINDOW_SECONDS",
+            3600,
+            60,
+            604_800,
+        )?;
+        let service_desk_number = match get("RESETPW_SERVICE_DESK_NUMBER") {
+            None => None,
+            Some(v) => Some(
+                crate::normalize::e164(&v, None)
+                    .filter(|_| v.trim().starts_with('+'))
+                    .ok_or_else(|| {
+                        invalid(
+                            "RESETPW_SERVICE_DESK_NUMBER",
+                            "expected an E.164 number, e.g. +15555550100",
+                        )
+                    })?,
+            ),
+        };
+        let email_from = match get("RESETPW_EMAIL_FROM") {
+            None => None,
+            Some(v) => {
+                let v = v.trim().to_string();
+                let ok = v
+                    .split_once('@')
+                    .is_some_and(|(local, domain)| {
+                        !local.is_empty() && domain.contains('.') && !domain.contains('@')
+                    })
+                    && !v.contains(char::is_whitespace);
+                if !ok {
+                    return Err(invalid(
+                        "RESETPW_EMAIL_FROM",
+                        "expected an email address (an SES verified identity)",
+                    ));
+                }
+                Some(v)
+            }
+        };
+        let mail_attribute = attribute_name(&get, "RESETPW_MAIL_ATTRIBUTE", "mail")?;
+
         Ok(Config {
             ldap_urls,
             starttls,
@@ -273,6 +373,16 @@ impl Config {
             caller_id,
             caller_id_session_attribute,
             contact_id_session_attribute,
+            one_time_code,
+            code_ttl_seconds,
+            code_slot,
+            unlock_intent_name,
+            refuse_groups,
+            caller_number_limit,
+            caller_number_window_seconds,
+            service_desk_number,
+            email_from,
+            mail_attribute,
         })
     }
 }
@@ -517,6 +627,13 @@ mod tests {
             ("RESETPW_DIRECTORY_DATE_FORMAT", "YY"),
             ("RESETPW_FORCE_CHANGE_AT_LOGON", "perhaps"),
             ("RESETPW_DEFAULT_COUNTRY_CODE", "abc"),
+            ("RESETPW_ONE_TIME_CODE", "sometimes"),
+            ("RESETPW_CODE_TTL_SECONDS", "601"),
+            ("RESETPW_UNLOCK_INTENT_NAME", "ResetPW"),
+            ("RESETPW_REFUSE_GROUPS", "Domain Admins;(evil)"),
+            ("RESETPW_MAX_PER_CALLER_NUMBER", "0"),
+            ("RESETPW_SERVICE_DESK_NUMBER", "5555550100"),
+            ("RESETPW_EMAIL_FROM", "not-an-address"),
         ];
         for (name, value) in cases {
             let mut env = base();
@@ -526,6 +643,35 @@ mod tests {
                 other => panic!("{name}={value}: expected Invalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn verification_settings_default_to_the_safe_line() {
+        let c = load(&base()).unwrap();
+        assert!(c.one_time_code);
+        assert_eq!(c.code_ttl_seconds, 600);
+        assert_eq!(c.code_slot, "Code");
+        assert_eq!(c.unlock_intent_name, "UnlockAccount");
+        assert_eq!(c.refuse_groups, DEFAULT_REFUSE_GROUPS);
+        assert_eq!((c.caller_number_limit, c.caller_number_window_seconds), (5, 3600));
+        assert_eq!((c.service_desk_number, c.email_from), (None, None));
+
+        let mut env = base();
+        env.insert("RESETPW_ONE_TIME_CODE", "off".into());
+        env.insert(
+            "RESETPW_REFUSE_GROUPS",
+            "Helpdesk Admins; CN=Tier0,OU=Groups,DC=example,DC=com".into(),
+        );
+        env.insert("RESETPW_SERVICE_DESK_NUMBER", "+1 555 555 0100".into());
+        env.insert("RESETPW_EMAIL_FROM", "it@example.com".into());
+        let c = load(&env).unwrap();
+        assert!(!c.one_time_code);
+        assert_eq!(
+            c.refuse_groups,
+            ["Helpdesk Admins", "CN=Tier0,OU=Groups,DC=example,DC=com"]
+        );
+        assert_eq!(c.service_desk_number.as_deref(), Some("+15555550100"));
+        assert_eq!(c.email_from.as_deref(), Some("it@example.com"));
     }
 
     #[test]

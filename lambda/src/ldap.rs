@@ -118,6 +118,10 @@ pub struct LdapDirectory {
     user_id_attribute: String,
     answer_attributes: Vec<String>,
     phone_attribute: String,
+    mail_attribute: String,
+    /// `directory.refuse_groups` as given (names or DNs); resolved to DNs on first use.
+    refuse_groups: Vec<String>,
+    refused_dns: tokio::sync::OnceCell<Vec<String>>,
     tls: Arc<ClientConfig>,
     timeout: Duration,
     session: tokio::sync::Mutex<Option<Session>>,
@@ -153,6 +157,9 @@ impl LdapDirectory {
                 .map(|q| q.attribute.clone())
                 .collect(),
             phone_attribute: config.phone_attribute.clone(),
+            mail_attribute: config.mail_attribute.clone(),
+            refuse_groups: config.refuse_groups.clone(),
+            refused_dns: tokio::sync::OnceCell::new(),
             tls,
             timeout: Duration::from_secs(config.ldap_timeout_seconds),
             session: tokio::sync::Mutex::new(None),
@@ -338,15 +345,135 @@ impl LdapDirectory {
         let mut attrs = vec![
             "sAMAccountName".to_string(),
             "displayName".to_string(),
+            "adminCount".to_string(),
+            "userAccountControl".to_string(),
+            "primaryGroupID".to_string(),
             self.phone_attribute.clone(),
         ];
-        for a in &self.answer_attributes {
+        for a in self.answer_attributes.iter().chain([&self.mail_attribute]) {
             if !attrs.iter().any(|x| x.eq_ignore_ascii_case(a)) {
                 attrs.push(a.clone());
             }
         }
         attrs
     }
+
+    /// The refused groups' DNs: DNs as given, names looked up once (as sAMAccountName of a
+    /// group under the domain's root). A name that matches no group is logged and skipped:
+    /// adminCount and the primary group still guard the built-in administrators.
+    async fn refused_groups(&self) -> Result<&[String], DirectoryError> {
+        let dns = self
+            .refused_dns
+            .get_or_try_init(|| async {
+                let (mut dns, names): (Vec<String>, Vec<String>) = self
+                    .refuse_groups
+                    .iter()
+                    .cloned()
+                    .partition(|g| g.contains('='));
+                if names.is_empty() {
+                    return Ok(dns);
+                }
+                let filter = group_names_filter(&names);
+                let root = domain_root(&self.base_dn);
+                let ldap3::SearchResult(entries, res) = self
+                    .run(|mut ldap| {
+                        let filter = filter.clone();
+                        let root = root.clone();
+                        async move {
+                            ldap.search(&root, Scope::Subtree, &filter, vec!["sAMAccountName"])
+                                .await
+                        }
+                    })
+                    .await?;
+                if res.rc != 0 {
+                    return Err(DirectoryError::Search {
+                        rc: res.rc,
+                        text: res.text,
+                    });
+                }
+                let mut found = Vec::new();
+                for entry in entries
+                    .into_iter()
+                    .filter(|e| !e.is_ref() && !e.is_intermediate())
+                    .map(SearchEntry::construct)
+                {
+                    if let Some(name) = first(&entry, "sAMAccountName") {
+                        found.push(name.to_ascii_lowercase());
+                    }
+                    dns.push(entry.dn);
+                }
+                for name in &names {
+                    if !found.contains(&name.to_ascii_lowercase()) {
+                        tracing::warn!(group = %name, "refused group not found in the directory; check RESETPW_REFUSE_GROUPS");
+                    }
+                }
+                Ok(dns)
+            })
+            .await?;
+        Ok(dns)
+    }
+}
+
+/// The domain's root: the `DC=` components of the users' base DN.
+pub fn domain_root(base_dn: &str) -> String {
+    base_dn
+        .split(',')
+        .map(str::trim)
+        .filter(|rdn| rdn.len() > 3 && rdn[..3].eq_ignore_ascii_case("dc="))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Groups by sAMAccountName, the names escaped per RFC 4515.
+pub fn group_names_filter(names: &[String]) -> String {
+    let alternatives: String = names
+        .iter()
+        .map(|n| format!("(sAMAccountName={})", ldap_escape(n)))
+        .collect();
+    format!("(&(objectClass=group)(|{alternatives}))")
+}
+
+/// The user's filter narrowed to members of any of `groups`, nested membership included
+/// (LDAP_MATCHING_RULE_IN_CHAIN, 1.2.840.113556.1.4.1941). DNs escaped per RFC 4515.
+pub fn refused_member_filter(user_filter: &str, groups: &[String]) -> String {
+    let alternatives: String = groups
+        .iter()
+        .map(|g| format!("(memberOf:1.2.840.113556.1.4.1941:={})", ldap_escape(g)))
+        .collect();
+    format!("(&{user_filter}(|{alternatives}))")
+}
+
+/// Primary groups that make an account privileged: Domain Admins (512), Domain Controllers
+/// (516), Schema Admins (518), Enterprise Admins (519), Read-only Domain Controllers (521).
+/// Membership through the primary group does not show in memberOf.
+const PRIVILEGED_PRIMARY_GROUPS: &[u32] = &[512, 516, 518, 519, 521];
+
+/// userAccountControl's ACCOUNTDISABLE flag.
+const ACCOUNTDISABLE: u32 = 0x2;
+
+/// Whether an entry's own attributes make it privileged or disabled. A value that cannot
+/// be read counts against the account (refused), never for it.
+pub fn account_flags(
+    admin_count: Option<&str>,
+    uac: Option<&str>,
+    primary_group: Option<&str>,
+) -> (bool, bool) {
+    let number = |v: Option<&str>| v.map(|v| v.trim().parse::<i64>().ok());
+    let privileged = match number(admin_count) {
+        None => false,
+        Some(Some(n)) => n != 0,
+        Some(None) => true,
+    } || match number(primary_group) {
+        None => false,
+        Some(Some(n)) => u32::try_from(n).map_or(true, |n| PRIVILEGED_PRIMARY_GROUPS.contains(&n)),
+        Some(None) => true,
+    };
+    let disabled = match number(uac) {
+        None => false,
+        Some(Some(n)) => (n as u32) & ACCOUNTDISABLE != 0,
+        Some(None) => true,
+    };
+    (privileged, disabled)
 }
 
 fn first(entry: &SearchEntry, name: &str) -> Option<String> {
@@ -361,16 +488,33 @@ fn first(entry: &SearchEntry, name: &str) -> Option<String> {
 impl Directory for LdapDirectory {
     async fn find_user(&self, user_id: &str) -> Result<Option<DirectoryUser>, DirectoryError> {
         let filter = user_filter(&self.user_id_attribute, user_id);
+        let groups = self.refused_groups().await?;
+        let member_filter = (!groups.is_empty()).then(|| refused_member_filter(&filter, groups));
         let attrs = self.requested_attributes();
         let base = self.base_dn.as_str();
-        let ldap3::SearchResult(entries, res) = self
+        // The user and, on the same connection at the same time, whether it is a member of a
+        // refused group: the same two searches for every user ID, known or not.
+        let (ldap3::SearchResult(entries, res), members) = self
             .run(|mut ldap| {
                 let (filter, attrs) = (filter.clone(), attrs.clone());
+                let member_filter = member_filter.clone();
+                let mut second = ldap.clone();
                 async move {
-                    // Two entries are enough to know the match is not unique.
-                    ldap.with_search_options(SearchOptions::new().sizelimit(2))
-                        .search(base, Scope::Subtree, &filter, attrs)
-                        .await
+                    let user = ldap
+                        .with_search_options(SearchOptions::new().sizelimit(2))
+                        .search(base, Scope::Subtree, &filter, attrs);
+                    let membership = async {
+                        match &member_filter {
+                            Some(f) => second
+                                .with_search_options(SearchOptions::new().sizelimit(2))
+                                .search(base, Scope::Subtree, f, vec!["1.1"])
+                                .await
+                                .map(Some),
+                            None => Ok(None),
+                        }
+                    };
+                    let (user, membership) = tokio::join!(user, membership);
+                    Ok((user?, membership?))
                 }
             })
             .await?;
@@ -379,6 +523,14 @@ impl Directory for LdapDirectory {
             4 => return Ok(None), // sizeLimitExceeded: more than one match
             rc => return Err(DirectoryError::Search { rc, text: res.text }),
         }
+        let refused_member = match members {
+            None => false,
+            Some(ldap3::SearchResult(found, res)) => match res.rc {
+                0 => found.iter().any(|e| !e.is_ref() && !e.is_intermediate()),
+                4 => true,
+                rc => return Err(DirectoryError::Search { rc, text: res.text }),
+            },
+        };
         let mut entries: Vec<SearchEntry> = entries
             .into_iter()
             .filter(|e| !e.is_ref() && !e.is_intermediate())
@@ -393,10 +545,18 @@ impl Directory for LdapDirectory {
             .iter()
             .filter_map(|a| first(&entry, a).map(|v| (a.clone(), v)))
             .collect();
+        let (privileged, disabled) = account_flags(
+            first(&entry, "adminCount").as_deref(),
+            first(&entry, "userAccountControl").as_deref(),
+            first(&entry, "primaryGroupID").as_deref(),
+        );
         Ok(Some(DirectoryUser {
             account_name: first(&entry, "sAMAccountName").unwrap_or_default(),
             display_name: first(&entry, "displayName").unwrap_or_default(),
             phone: first(&entry, &self.phone_attribute),
+            mail: first(&entry, &self.mail_attribute),
+            privileged: privileged || refused_member,
+            disabled,
             answers,
             dn: entry.dn,
         }))
@@ -426,6 +586,24 @@ impl Directory for LdapDirectory {
         }
         let dn = user.dn.as_str();
         // Replacing with the same value is idempotent, so a retry after a lost answer is safe.
+        let res = self
+            .run(|mut ldap| {
+                let mods = mods.clone();
+                async move { ldap.modify(dn, mods).await }
+            })
+            .await?;
+        match res.rc {
+            0 => Ok(()),
+            rc => Err(modify_error(rc, &res.text)),
+        }
+    }
+
+    async fn unlock(&self, user: &DirectoryUser) -> Result<(), DirectoryError> {
+        let mods: Vec<Mod<Vec<u8>>> = vec![Mod::Replace(
+            b"lockoutTime".to_vec(),
+            HashSet::from([b"0".to_vec()]),
+        )];
+        let dn = user.dn.as_str();
         let res = self
             .run(|mut ldap| {
                 let mods = mods.clone();
@@ -525,6 +703,34 @@ mod tests {
             modify_error(32, "no such object"),
             DirectoryError::Modify { rc: 32, .. }
         ));
+    }
+
+    #[test]
+    fn refusal_filters_and_flags() {
+        assert_eq!(
+            domain_root("OU=Staff, OU=Corp,DC=corp,DC=example,DC=com"),
+            "DC=corp,DC=example,DC=com"
+        );
+        assert_eq!(
+            group_names_filter(&["Domain Admins".into(), "x)(cn=*".into()]),
+            "(&(objectClass=group)(|(sAMAccountName=Domain Admins)(sAMAccountName=x\\29\\28cn=\\2a)))"
+        );
+        let f = refused_member_filter(
+            "(uid=jdoe)",
+            &["CN=Domain Admins,CN=Users,DC=x".into(), "CN=T(0),DC=x".into()],
+        );
+        assert_eq!(
+            f,
+            "(&(uid=jdoe)(|(memberOf:1.2.840.113556.1.4.1941:=CN=Domain Admins,CN=Users,DC=x)(memberOf:1.2.840.113556.1.4.1941:=CN=T\\280\\29,DC=x)))"
+        );
+        // (privileged, disabled)
+        assert_eq!(account_flags(None, Some("512"), Some("513")), (false, false));
+        assert_eq!(account_flags(Some("1"), Some("512"), Some("513")), (true, false));
+        assert_eq!(account_flags(Some("0"), Some("514"), Some("513")), (false, true));
+        assert_eq!(account_flags(None, Some("66048"), Some("512")), (true, false));
+        assert_eq!(account_flags(None, Some("66050"), None), (false, true));
+        // Unreadable values refuse.
+        assert_eq!(account_flags(Some("yes"), Some("x"), None), (true, true));
     }
 
     #[test]

@@ -202,7 +202,7 @@ pub enum Outcome {
     Failed,
 }
 
-fn plain(text: &str) -> Vec<Message> {
+pub fn plain(text: &str) -> Vec<Message> {
     vec![Message {
         content_type: "PlainText".into(),
         content: text.into(),
@@ -215,6 +215,26 @@ fn session_attributes(event: &LexEvent) -> Option<BTreeMap<String, String>> {
 
 /// Session attribute a Close sets for the contact flow: `fulfilled` or `failed`.
 pub const RESET_OUTCOME_ATTRIBUTE: &str = "ResetOutcome";
+/// Session attribute with what the session proved (`none` | `knowledge` | `code`), for the
+/// agent who takes a handed-off call.
+pub const VERIFIED_ATTRIBUTE: &str = "resetpw_verified";
+/// Session attribute with the generic class of the last answer (`in_progress`, `fulfilled`,
+/// `not_verified`, `service_error`, `other_request`): never a reason that tells whether the
+/// user exists.
+pub const OUTCOME_CLASS_ATTRIBUTE: &str = "resetpw_outcome";
+
+/// The response with `attributes` set in its session attributes (over any value the event
+/// carried).
+pub fn with_attributes(mut response: LexResponse, attributes: &[(&str, &str)]) -> LexResponse {
+    let map = response
+        .session_state
+        .session_attributes
+        .get_or_insert_with(BTreeMap::new);
+    for (k, v) in attributes {
+        map.insert(k.to_string(), v.to_string());
+    }
+    response
+}
 
 /// Close the intent as Fulfilled or Failed with a message read to the caller.
 pub fn close(event: &LexEvent, intent_name: &str, outcome: Outcome, text: &str) -> LexResponse {

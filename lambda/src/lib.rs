@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audit;
 pub mod cloud;
+pub mod code;
 pub mod config;
 pub mod handler;
 pub mod ldap;

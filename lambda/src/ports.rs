@@ -17,6 +17,13 @@ pub struct DirectoryUser {
     /// Attribute name (as configured) → first value.
     pub answers: BTreeMap<String, String>,
     pub phone: Option<String>,
+    /// The address of the mail attribute, for the owner's notice (never the password).
+    pub mail: Option<String>,
+    /// Never served by the line: adminCount=1 (AdminSDHolder protects it), a refused primary
+    /// group, or a member, directly or through nested groups, of a refused group.
+    pub privileged: bool,
+    /// userAccountControl has ACCOUNTDISABLE.
+    pub disabled: bool,
 }
 
 /// What to write besides the password.
@@ -80,6 +87,9 @@ pub trait Directory: Send + Sync {
         password: &SecretString,
         options: ResetOptions,
     ) -> Result<(), DirectoryError>;
+
+    /// Unlocks the account (lockoutTime = 0) and changes nothing else.
+    async fn unlock(&self, user: &DirectoryUser) -> Result<(), DirectoryError>;
 }
 
 /// Notifier failures. The text carries only an error code, never the message or number.
@@ -87,12 +97,25 @@ pub trait Directory: Send + Sync {
 pub enum NotifyError {
     #[error("SMS publish failed ({0}): check the SNS SMS sandbox, spend limit and the function's sns:Publish permission")]
     Publish(String),
+    #[error("email send failed ({0}): check that RESETPW_EMAIL_FROM is an SES identity verified in this region, the SES sandbox, and the function's ses:SendEmail permission")]
+    Email(String),
+}
+
+/// The owner's email notice: what happened and what to do. Never a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
 }
 
 #[async_trait]
 pub trait Notifier: Send + Sync {
     /// Sends `message` by SMS to `phone_e164`.
     async fn send_sms(&self, phone_e164: &str, message: &SecretString) -> Result<(), NotifyError>;
+
+    /// Sends a notice by email from the configured sender.
+    async fn send_email(&self, email: &Email) -> Result<(), NotifyError>;
 }
 
 /// Whether a user ID may try again.
@@ -113,6 +136,24 @@ pub enum StoreError {
     Malformed(String),
 }
 
+/// A one-time code issued to a Lex session, as stored: never the code itself, only its keyed
+/// digest (HMAC-SHA256 over the session, the user and the code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCode {
+    /// Hex HMAC-SHA256 digest.
+    pub digest: String,
+    /// The attempts key of the user ID it was issued for.
+    pub user_key: String,
+    /// The intent it was issued for (a code for an unlock does not reset a password).
+    pub intent: String,
+    /// Epoch seconds after which it is refused.
+    pub expires_at: u64,
+    /// Wrong codes entered so far.
+    pub tries: u32,
+    /// The right code was entered; only the fulfillment that takes it may act on it.
+    pub verified: bool,
+}
+
 #[async_trait]
 pub trait AttemptsStore: Send + Sync {
     async fn status(&self, key: &str, now: u64) -> Result<AttemptStatus, StoreError>;
@@ -120,6 +161,44 @@ pub trait AttemptsStore: Send + Sync {
     async fn record_failure(&self, key: &str, now: u64) -> Result<AttemptStatus, StoreError>;
     /// Forgets the failures of `key` (after a successful verification).
     async fn clear(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Counts one verification from a calling number in the current window of
+    /// `window_seconds`; returns the count including this one.
+    async fn count_caller(
+        &self,
+        key: &str,
+        now: u64,
+        window_seconds: u64,
+    ) -> Result<u32, StoreError>;
+
+    /// Stores the code issued to `session` (replacing any earlier one).
+    async fn put_code(&self, session: &str, code: &IssuedCode) -> Result<(), StoreError>;
+    /// The code issued to `session`, if any (expired ones included: the caller decides).
+    async fn code(&self, session: &str) -> Result<Option<IssuedCode>, StoreError>;
+    /// Counts a wrong try of `code` (only while it is the stored, unverified code); returns
+    /// the tries after counting, or `None` when the stored code is no longer that one.
+    async fn code_wrong_try(
+        &self,
+        session: &str,
+        code: &IssuedCode,
+    ) -> Result<Option<u32>, StoreError>;
+    /// Marks `code` verified, only while it is the stored code, unverified, with the same
+    /// tries and not expired at `now`; returns whether it did.
+    async fn code_verified(
+        &self,
+        session: &str,
+        code: &IssuedCode,
+        now: u64,
+    ) -> Result<bool, StoreError>;
+    /// Removes and returns the session's code when it is verified and not expired at `now`:
+    /// single use, even for two fulfillments at once.
+    async fn take_verified_code(
+        &self,
+        session: &str,
+        now: u64,
+    ) -> Result<Option<IssuedCode>, StoreError>;
+    /// Removes the session's code, whatever its state.
+    async fn drop_code(&self, session: &str) -> Result<(), StoreError>;
 }
 
 /// Seconds since the Unix epoch.
