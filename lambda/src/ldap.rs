@@ -492,13 +492,17 @@ impl Directory for LdapDirectory {
         let member_filter = (!groups.is_empty()).then(|| refused_member_filter(&filter, groups));
         let attrs = self.requested_attributes();
         let base = self.base_dn.as_str();
+        let timeout = self.timeout;
         // The user and, on the same connection at the same time, whether it is a member of a
         // refused group: the same two searches for every user ID, known or not.
         let (ldap3::SearchResult(entries, res), members) = self
             .run(|mut ldap| {
                 let (filter, attrs) = (filter.clone(), attrs.clone());
                 let member_filter = member_filter.clone();
+                // Each handle carries its own per-operation timeout.
                 let mut second = ldap.clone();
+                second.with_timeout(timeout);
+                ldap.with_timeout(timeout);
                 async move {
                     let user = ldap
                         .with_search_options(SearchOptions::new().sizelimit(2))

@@ -224,6 +224,9 @@ impl Setup {
             ("RESETPW_CA_FILE".into(), self.ca_file.clone()),
             ("RESETPW_ATTEMPTS_TABLE".into(), table),
             ("RESETPW_LDAP_TIMEOUT_SECONDS".into(), "5".into()),
+            // The tests written for the knowledge answers alone; tests/verification.rs
+            // turns the one-time code on.
+            ("RESETPW_ONE_TIME_CODE".into(), "off".into()),
         ]);
         for (k, v) in &self.extra {
             vars.insert(k.to_string(), v.clone());
@@ -424,6 +427,52 @@ pub async fn sms_published(app: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// SES SendEmail calls recorded for `app`: (to, subject, body).
+pub async fn emails_sent(app: &str) -> Vec<(String, String, String)> {
+    let url = format!("{}/_localcloud/calls?app={app}", env("LOCAL_CLOUD_URL"));
+    let calls: Vec<Value> = reqwest::get(&url)
+        .await
+        .expect("local cloud call record reachable")
+        .json()
+        .await
+        .expect("call record is JSON");
+    calls
+        .iter()
+        .filter(|c| {
+            c["service"] == "ses"
+                && c["operation"] == "POST /v2/email/outbound-emails"
+                && c["status"] == 200
+        })
+        .map(|c| {
+            let p = &c["params"]["body"];
+            let simple = &p["Content"]["Simple"];
+            (
+                p["Destination"]["ToAddresses"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                simple["Subject"]["Data"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                simple["Body"]["Text"]["Data"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The one-time code inside an SMS text.
+pub fn code_in(message: &str) -> String {
+    message
+        .split(" code is ")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+        .expect("SMS carries a code")
 }
 
 /// The password inside the SMS text.
