@@ -5,9 +5,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `resetpw --version`: the version, the commit and the CodeSha256 of the Lambda package a
+/// release build carries (see build.rs).
+pub const VERSION: &str = env!("RESETPW_VERSION");
+
 /// Reconciles a declarative stack file into a self-service password-reset phone line on AWS.
 #[derive(Parser, Debug)]
-#[command(name = "resetpw", version, about, propagate_version = true)]
+#[command(name = "resetpw", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// AWS profile (default: the standard chain: AWS_PROFILE, environment, SSO).
     #[arg(long, global = true, env = "AWS_PROFILE", hide_env_values = true)]
@@ -18,6 +22,10 @@ pub struct Cli {
     /// Progress display: spinners on a terminal, timestamped lines otherwise.
     #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+    /// Add the AWS SDK's raw detail to error messages (RUST_LOG, e.g. RUST_LOG=debug, does the
+    /// same and also prints the SDK's own log on stderr).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,11 +40,12 @@ pub enum Command {
     Down(DownArgs),
     /// Check a stack file without calling AWS.
     Validate(FileArg),
-    /// Print the stack's outputs (phone number, ARNs, ids) from the live account; read-only.
+    /// Print the stack's outputs (the number to call, the instance, flow, bot alias, function,
+    /// key alias; `--all` for every one) from the live account; read-only.
     Outputs(OutputsArgs),
     /// Print the stack file's JSON Schema.
     Schema,
-    /// Build the fulfillment Lambda's deterministic deployment zip.
+    /// Write the fulfillment Lambda's deterministic deployment zip (the one `up` deploys).
     Package(PackageArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
@@ -70,6 +79,9 @@ pub struct ApplyArgs {
     pub output: Output,
 }
 
+/// The stack file when `-f` is not given.
+pub const DEFAULT_STACK_FILE: &str = "resetpw.yaml";
+
 #[derive(Args, Debug)]
 pub struct FileArg {
     /// The stack file.
@@ -77,7 +89,7 @@ pub struct FileArg {
         short = 'f',
         long = "file",
         env = "RESETPW_FILE",
-        default_value = "resetpw.yaml"
+        default_value = DEFAULT_STACK_FILE
     )]
     pub file: PathBuf,
 }
@@ -148,6 +160,10 @@ pub struct DownArgs {
 pub struct OutputsArgs {
     #[command(flatten)]
     pub file: FileArg,
+    /// Print every output (subnets, route tables, ARNs, ...), not only the ones a person acts
+    /// on; `-o json` always has them all.
+    #[arg(long)]
+    pub all: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -158,7 +174,8 @@ pub struct PackageArgs {
     /// Where to write the zip.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
-    /// The resetpw source tree holding lambda/ (default: the tree this binary was built from).
+    /// Build lambda/ of this resetpw source tree instead of writing the package built into
+    /// the binary (also RESETPW_LAMBDA_SOURCE; a debug build builds its own tree).
     #[arg(long)]
     pub source: Option<PathBuf>,
 }

@@ -19,6 +19,14 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_PENDING: u8 = 2;
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let rust_log = std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty());
+    if rust_log {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    aws::set_verbose(cli.verbose || rust_log);
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         console::set_colors_enabled(false);
         console::set_colors_enabled_stderr(false);
@@ -339,7 +347,7 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         .map_err(plan_failed(&loaded))?;
     report.plan(&plan, &plan.render());
     if !plan.pending() {
-        print_outputs(&report, &plan.outputs);
+        print_outputs(&report, &plan.outputs, &args.file.file);
         report.summary("up", &plan, &plan.outputs);
         if report.json.is_none() {
             crate::outputs::print_phone_line(&plan.outputs);
@@ -367,7 +375,7 @@ async fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     {
         Ok(outputs) => {
             report.say(&format!("\nStack `{}` is up to date.", cx.stack));
-            print_outputs(&report, &outputs);
+            print_outputs(&report, &outputs, &args.file.file);
             report.summary("up", &plan, &outputs);
             if report.json.is_none() {
                 crate::outputs::print_phone_line(&outputs);
@@ -502,13 +510,14 @@ fn is_yes(answer: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-fn print_outputs(report: &Report, outputs: &Outputs) {
-    if outputs.is_empty() {
+/// The outputs a person acts on, and how many more `resetpw outputs --all` shows.
+fn print_outputs(report: &Report, outputs: &Outputs, file: &Path) {
+    if engine::printable(outputs).next().is_none() {
         return;
     }
-    report.say("\nOutputs:");
-    for (k, v) in engine::printable(outputs) {
-        report.say(&format!("  {k} = {v}"));
+    report.say("");
+    for line in crate::outputs::lines(outputs, false, file) {
+        report.say(&line);
     }
 }
 
@@ -533,17 +542,43 @@ fn apply_failed(command: &str, errors: &[ResourceError]) -> anyhow::Error {
     )
 }
 
+/// `resetpw package`: the package `up` deploys — the one built into this binary, or lambda/ of a
+/// source tree built now (`--source`, `RESETPW_LAMBDA_SOURCE`, or a debug build's own tree).
 fn package(args: &PackageArgs) -> anyhow::Result<u8> {
-    let source = args
-        .source
-        .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf());
-    let zip = crate::package::build_lambda_zip(&source)?;
-    std::fs::write(&args.output, &zip.bytes)
+    use crate::resources::lambda::code::Source;
+    let source = match &args.source {
+        Some(root) => Source::Build {
+            root: root.clone(),
+            why: "--source",
+        },
+        None => Source::bundled(),
+    };
+    let (bytes, code_sha256, origin) = match source {
+        Source::Embedded(embedded) => (
+            embedded.bytes.to_vec(),
+            embedded.code_sha256.to_string(),
+            format!("built into resetpw {}", env!("CARGO_PKG_VERSION")),
+        ),
+        Source::Build { root, why } => {
+            eprintln!(
+                "building the fulfillment Lambda from {} ({why})",
+                root.join("lambda").display()
+            );
+            let zip = crate::package::build_lambda_zip(&root)?;
+            (
+                zip.bytes,
+                zip.code_sha256,
+                format!("built from {}", root.join("lambda").display()),
+            )
+        }
+        Source::File(_) => unreachable!("`package` never reads a stack file's zip"),
+    };
+    std::fs::write(&args.output, &bytes)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     println!("path: {}", args.output.display());
-    println!("size: {} bytes", zip.bytes.len());
-    println!("CodeSha256: {}", zip.code_sha256);
+    println!("size: {} bytes", bytes.len());
+    println!("CodeSha256: {code_sha256}");
+    println!("source: {origin}");
     Ok(EXIT_OK)
 }
 

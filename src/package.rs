@@ -26,6 +26,11 @@ pub enum PackageError {
     UnsupportedHost(String),
     #[error("could not run cargo ({0}): make sure cargo is on PATH or set CARGO")]
     CargoNotRunnable(std::io::Error),
+    #[error("cannot create the Lambda's target directory {path}: {source}")]
+    TargetDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cargo build --release -p resetpw-lambda failed (exit {code}); {output}")]
     BuildFailed { code: String, output: String },
     #[error("cargo built no `bootstrap` executable: check lambda/Cargo.toml has [[bin]] name = \"bootstrap\"")]
@@ -43,20 +48,73 @@ pub enum PackageError {
     Zip(String),
 }
 
+/// The package built into this binary by build.rs (release builds), when there is one.
+#[cfg(resetpw_embedded_lambda)]
+pub const EMBEDDED: Option<Embedded> = Some(Embedded {
+    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/lambda.zip")),
+    code_sha256: env!("RESETPW_LAMBDA_SHA256"),
+});
+#[cfg(not(resetpw_embedded_lambda))]
+pub const EMBEDDED: Option<Embedded> = None;
+
+/// The deployment package a release build of resetpw carries.
+#[derive(Clone, Copy)]
+pub struct Embedded {
+    pub bytes: &'static [u8],
+    pub code_sha256: &'static str,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("len", &self.bytes.len())
+            .field("code_sha256", &self.code_sha256)
+            .finish()
+    }
+}
+
+/// The source tree this binary was compiled from, for builds of its lambda/ at run time. Only
+/// builds without a package built in know it, so a release binary does not carry the path of
+/// the checkout it was built in.
+pub fn compiled_from() -> Option<&'static Path> {
+    #[cfg(resetpw_embedded_lambda)]
+    return None;
+    #[cfg(not(resetpw_embedded_lambda))]
+    return Some(Path::new(env!("CARGO_MANIFEST_DIR")));
+}
+
+/// Who runs the inner cargo: the `resetpw` binary (a debug build's first use, `resetpw package
+/// --source`, tests) or resetpw's build script (a release build, embedding the package).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Binary,
+    BuildScript,
+}
+
 /// Builds `bootstrap` in release mode, checks it and returns the deterministic zip. The
 /// compiler's output goes to stderr.
 pub fn build_lambda_zip(workspace_root: &Path) -> Result<LambdaZip, PackageError> {
-    package(workspace_root, true)
+    package(workspace_root, true, Caller::Binary)
 }
 
 /// The same, with the compiler's output kept out of the terminal (`up` shows its own progress
 /// line); a failed build's error carries the end of that output.
 pub fn build_lambda_zip_quietly(workspace_root: &Path) -> Result<LambdaZip, PackageError> {
-    package(workspace_root, false)
+    package(workspace_root, false, Caller::Binary)
 }
 
-fn package(workspace_root: &Path, show_compiler: bool) -> Result<LambdaZip, PackageError> {
-    let binary_path = build_release_binary(workspace_root, show_compiler)?;
+/// The build script's build of the package it embeds (output captured, shown by cargo only
+/// when the build fails).
+pub fn build_lambda_zip_for_embedding(workspace_root: &Path) -> Result<LambdaZip, PackageError> {
+    package(workspace_root, false, Caller::BuildScript)
+}
+
+fn package(
+    workspace_root: &Path,
+    show_compiler: bool,
+    caller: Caller,
+) -> Result<LambdaZip, PackageError> {
+    let binary_path = build_release_binary(workspace_root, show_compiler, caller)?;
     let binary = std::fs::read(&binary_path).map_err(|source| PackageError::ReadBinary {
         path: binary_path.clone(),
         source,
@@ -69,13 +127,27 @@ fn package(workspace_root: &Path, show_compiler: bool) -> Result<LambdaZip, Pack
     })
 }
 
-/// Runs `cargo build --release -p resetpw-lambda --bin bootstrap` and returns the binary's path.
+/// The inner build's own target directory, `<target>/lambda`: never the directory an outer
+/// `cargo build --release` holds locked, and the same for the build script, the binary and the
+/// tests of one checkout, so the Lambda's release build is made once and shared.
+pub fn lambda_target_dir(workspace_root: &Path) -> PathBuf {
+    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|t| !t.is_empty()) {
+        Some(t) => workspace_root.join(t),
+        None => workspace_root.join("target"),
+    };
+    target.join("lambda")
+}
+
+/// Runs `cargo build --release -p resetpw-lambda --bin bootstrap` into [`lambda_target_dir`]
+/// and returns the binary's path.
 ///
-/// Symbols are stripped and source paths remapped, so the binary does not depend on where
-/// the checkout or the cargo home lives.
+/// The compiler flags are fixed (RUSTFLAGS is not used): symbols are stripped and the paths of
+/// the checkout, the cargo home and the target directory remapped, so the bytes do not depend
+/// on where they live or on who runs the build.
 pub fn build_release_binary(
     workspace_root: &Path,
     show_compiler: bool,
+    caller: Caller,
 ) -> Result<PathBuf, PackageError> {
     if std::env::consts::ARCH != "x86_64" || std::env::consts::OS != "linux" {
         return Err(PackageError::UnsupportedHost(format!(
@@ -88,20 +160,32 @@ pub fn build_release_binary(
     let root = workspace_root
         .canonicalize()
         .unwrap_or_else(|_| workspace_root.to_path_buf());
-    let mut flags: Vec<String> = std::env::var("RUSTFLAGS")
-        .map(|f| f.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
-    flags.push(format!("--remap-path-prefix={}=/build", root.display()));
+    let target_dir = lambda_target_dir(&root);
+    std::fs::create_dir_all(&target_dir).map_err(|source| PackageError::TargetDir {
+        path: target_dir.clone(),
+        source,
+    })?;
+    let target_dir = target_dir.canonicalize().unwrap_or(target_dir);
+    // The last matching prefix wins, so the most specific goes last.
+    let mut flags = Vec::new();
     if let Some(home) = cargo_home() {
         flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
     }
+    flags.push(format!("--remap-path-prefix={}=/build", root.display()));
+    flags.push(format!(
+        "--remap-path-prefix={}=/target",
+        target_dir.display()
+    ));
     let mut command = Command::new(cargo);
     // Variables cargo sets for the crate being built or run (when `resetpw` runs under `cargo
-    // test` or `cargo run`) must not reach the inner build: build scripts watch some of them
-    // (`rerun-if-env-changed=CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, ...), so the release build
-    // would start over each time it is run from another context (a test, a shell).
+    // test` or `cargo run`, or this is resetpw's build script) must not reach the inner build:
+    // build scripts watch some of them (`rerun-if-env-changed=CARGO_PKG_NAME`, `TARGET`, ...),
+    // so the release build would start over each time it is run from another context.
     for (name, _) in std::env::vars_os() {
-        if let Some(name) = name.to_str().filter(|n| set_by_cargo_for_a_crate(n)) {
+        if let Some(name) = name
+            .to_str()
+            .filter(|n| removed_from_the_inner_build(n, caller))
+        {
             command.env_remove(name);
         }
     }
@@ -129,8 +213,9 @@ pub fn build_release_binary(
             "--config",
             "profile.release.opt-level=\"z\"",
         ])
+        .arg("--target-dir")
+        .arg(&target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"))
-        .env_remove("RUSTFLAGS")
         .stdout(Stdio::piped())
         .stderr(if show_compiler {
             Stdio::inherit()
@@ -164,6 +249,33 @@ pub fn build_release_binary(
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
         .next_back()
         .ok_or(PackageError::NoBinary)
+}
+
+/// Whether `name` must be removed from the inner build's environment: a variable cargo sets
+/// for a crate it compiles, runs or tests, or for a build script (not one a user sets to
+/// configure cargo, like `CARGO_HOME` or `CARGO_BUILD_JOBS`), or flags the package's fixed
+/// flags replace. A build script keeps cargo's jobserver, so the inner build shares the outer
+/// build's job slots instead of adding its own.
+fn removed_from_the_inner_build(name: &str, caller: Caller) -> bool {
+    if caller == Caller::BuildScript && name == "CARGO_MAKEFLAGS" {
+        return false;
+    }
+    set_by_cargo_for_a_crate(name)
+        || matches!(
+            name,
+            "RUSTFLAGS"
+                | "CARGO_BUILD_RUSTFLAGS"
+                | "CARGO_ENCODED_RUSTFLAGS"
+                | "RUSTC_WORKSPACE_WRAPPER"
+                | "TARGET"
+                | "HOST"
+                | "PROFILE"
+                | "OPT_LEVEL"
+                | "DEBUG"
+                | "NUM_JOBS"
+                | "RUSTC_LINKER"
+        )
+        || name.starts_with("DEP_")
 }
 
 /// Whether `name` is one of the variables cargo sets for a crate it compiles, runs or tests (not
@@ -302,26 +414,52 @@ mod tests {
     }
 
     #[test]
-    fn only_the_variables_cargo_sets_for_a_crate_are_kept_from_the_inner_build() {
-        for name in [
-            "CARGO_PKG_NAME",
-            "CARGO_PKG_VERSION_MAJOR",
-            "CARGO_MANIFEST_DIR",
-            "CARGO_BIN_EXE_resetpw",
-            "CARGO_CFG_TARGET_OS",
-            "OUT_DIR",
-        ] {
-            assert!(set_by_cargo_for_a_crate(name), "{name}");
+    fn only_the_variables_cargo_sets_and_the_flags_are_kept_from_the_inner_build() {
+        for caller in [Caller::Binary, Caller::BuildScript] {
+            for name in [
+                "CARGO_PKG_NAME",
+                "CARGO_PKG_VERSION_MAJOR",
+                "CARGO_MANIFEST_DIR",
+                "CARGO_BIN_EXE_resetpw",
+                "CARGO_CFG_TARGET_OS",
+                "OUT_DIR",
+                "TARGET",
+                "OPT_LEVEL",
+                "PROFILE",
+                "DEP_AWS_LC_INCLUDE",
+                "RUSTFLAGS",
+                "CARGO_ENCODED_RUSTFLAGS",
+                "RUSTC_WORKSPACE_WRAPPER",
+            ] {
+                assert!(
+                    removed_from_the_inner_build(name, caller),
+                    "{name} {caller:?}"
+                );
+            }
+            for name in [
+                "CARGO_HOME",
+                "CARGO_TARGET_DIR",
+                "CARGO_BUILD_JOBS",
+                "CARGO",
+                "RUSTC",
+                "RUSTUP_TOOLCHAIN",
+                "PATH",
+            ] {
+                assert!(
+                    !removed_from_the_inner_build(name, caller),
+                    "{name} {caller:?}"
+                );
+            }
         }
-        for name in [
-            "CARGO_HOME",
-            "CARGO_TARGET_DIR",
-            "CARGO_BUILD_JOBS",
-            "CARGO",
-            "PATH",
-        ] {
-            assert!(!set_by_cargo_for_a_crate(name), "{name}");
-        }
+        // The build script's inner build takes its job slots from the outer build's jobserver.
+        assert!(!removed_from_the_inner_build(
+            "CARGO_MAKEFLAGS",
+            Caller::BuildScript
+        ));
+        assert!(removed_from_the_inner_build(
+            "CARGO_MAKEFLAGS",
+            Caller::Binary
+        ));
     }
 
     #[test]

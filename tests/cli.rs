@@ -395,3 +395,64 @@ fn completions_and_man_page_mention_every_subcommand() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_get_the_short_list_of_outputs_and_scripts_get_them_all() {
+    let case = Case::new("cli-outputs");
+    let file = case.write_stack("");
+    let f = path_str(&file);
+    let up = case.run(&["up", "-f", f], 0);
+    let json: serde_json::Map<String, Value> =
+        serde_json::from_str(&stdout(&case.run(&["outputs", "-f", f, "-o", "json"], 0))).unwrap();
+    assert!(json.len() > 1, "{json:?}");
+    // The JSON is what the SDK sees (the key alias, at least).
+    let alias = json["directory-key-alias.name"].as_str().unwrap();
+    let kms = aws_sdk_kms::Client::new(&sdk().await);
+    kms.describe_key()
+        .key_id(alias)
+        .send()
+        .await
+        .expect("the alias exists");
+
+    let short: Vec<&str> = resetpw::outputs::SHORT_LIST
+        .iter()
+        .copied()
+        .filter(|k| json.contains_key(*k))
+        .collect();
+    assert_eq!(
+        short,
+        ["directory-key-alias.name"],
+        "this stack has only the key alias of them"
+    );
+    let more = format!(
+        "  {} more: resetpw outputs -f {f} --all",
+        json.len() - short.len()
+    );
+    // `up` and `outputs` end with the short list and the count of the rest.
+    for text in [stdout(&up), stdout(&case.run(&["outputs", "-f", f], 0))] {
+        let listed: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "Outputs:")
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                format!("  directory-key-alias.name = {alias}"),
+                more.clone()
+            ],
+            "{text}"
+        );
+    }
+    // --all: every output of the JSON, with its value.
+    let all = stdout(&case.run(&["outputs", "-f", f, "--all"], 0));
+    for (k, v) in &json {
+        assert!(
+            all.contains(&format!("  {k} = {}", v.as_str().unwrap())),
+            "{k} missing: {all}"
+        );
+    }
+    assert!(!all.contains("more: resetpw outputs"), "{all}");
+    case.run(&["down", "-f", f, "--yes"], 0);
+}

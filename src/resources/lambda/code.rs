@@ -1,6 +1,7 @@
-//! The function's code: the bundled lambda/ crate built by `resetpw::package`, or a prebuilt
-//! zip named by `fulfillment.package`. Read (or built) once per run, at plan time, because the
-//! plan compares its CodeSha256 with the deployed one.
+//! The function's code: the package built into this binary (release builds), the lambda/ crate
+//! of a source tree built now (a debug build, or `RESETPW_LAMBDA_SOURCE`), or a prebuilt zip
+//! named by `fulfillment.package`. Read (or built) once per run, at plan time, because the plan
+//! compares its CodeSha256 with the deployed one.
 
 use crate::aws::Cx;
 use crate::engine::ResourceError;
@@ -8,13 +9,40 @@ use crate::package::{build_lambda_zip_quietly, code_sha256};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// The variable naming a resetpw source tree whose lambda/ `up`, `diff` and `package` build
+/// instead of the package built into the binary: for a developer deploying an edited lambda/.
+pub const SOURCE_ENV: &str = "RESETPW_LAMBDA_SOURCE";
+
 /// Where the code comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// Build the lambda/ crate of this workspace.
-    Bundled(PathBuf),
+    /// The package built into this binary.
+    Embedded(crate::package::Embedded),
+    /// Build the lambda/ crate of this source tree now.
+    Build { root: PathBuf, why: &'static str },
     /// A zip file given in the stack file.
     File(PathBuf),
+}
+
+impl Source {
+    /// The bundled Lambda: `RESETPW_LAMBDA_SOURCE`'s tree when set, else the package built into
+    /// this binary, else (a debug build) the tree this binary was compiled from.
+    pub fn bundled() -> Source {
+        if let Some(root) = std::env::var_os(SOURCE_ENV).filter(|v| !v.is_empty()) {
+            return Source::Build {
+                root: root.into(),
+                why: "RESETPW_LAMBDA_SOURCE is set",
+            };
+        }
+        match (crate::package::EMBEDDED, crate::package::compiled_from()) {
+            (Some(embedded), _) => Source::Embedded(embedded),
+            (None, Some(root)) => Source::Build {
+                root: root.to_path_buf(),
+                why: "this debug build of resetpw carries no Lambda package; a release build does",
+            },
+            (None, None) => unreachable!("a build without a package knows its source tree"),
+        }
+    }
 }
 
 /// The zip, loaded once.
@@ -42,10 +70,17 @@ impl Code {
             return Ok(zip);
         }
         let zip = match &self.source {
-            Source::Bundled(root) => {
+            Source::Embedded(embedded) => Zip {
+                bytes: embedded.bytes.to_vec(),
+                sha256: embedded.code_sha256.to_string(),
+            },
+            Source::Build { root, why } => {
                 cx.progress.begin(
                     id,
-                    "lambda-function: building the fulfillment Lambda (cargo build --release -p resetpw-lambda; quick when unchanged)",
+                    &format!(
+                        "lambda-function: building the fulfillment Lambda from {} ({why}; cargo build --release -p resetpw-lambda, a few minutes the first time, quick when unchanged)",
+                        root.join("lambda").display()
+                    ),
                 );
                 let root = root.clone();
                 let built = tokio::task::spawn_blocking(move || build_lambda_zip_quietly(&root))

@@ -712,7 +712,7 @@ impl Function {
         };
         let source = match &f.package {
             Some(p) => Source::File(loaded.base_dir().join(p)),
-            None => Source::Bundled(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()),
+            None => Source::bundled(),
         };
         Some(Config {
             env: environment::from_stack(stack, &ca_pem),
