@@ -3,8 +3,8 @@
 //! transcript, attributes, disposition and flow log.
 
 use crate::faults::FaultRule;
-use crate::server::State;
 use crate::own::connect::{calls, run::Env};
+use crate::server::State;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};

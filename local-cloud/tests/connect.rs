@@ -1256,7 +1256,9 @@ fn corpus_dir() -> Option<std::path::PathBuf> {
             std::env::var("CI").as_deref() != Ok("true"),
             "the flow corpus (../shared/real-world/connect-flows) is missing, and CI=true: it is required there"
         );
-        eprintln!("skipped: the flow corpus ../shared/real-world/connect-flows is not on this machine");
+        eprintln!(
+            "skipped: the flow corpus ../shared/real-world/connect-flows is not on this machine"
+        );
     }
     found
 }
@@ -1270,7 +1272,10 @@ struct Refs {
 }
 
 fn is_placeholder(s: &str) -> bool {
-    s.contains("${") || s.contains("{{") || s.contains("<<") || (s.starts_with('<') && s.ends_with('>'))
+    s.contains("${")
+        || s.contains("{{")
+        || s.contains("<<")
+        || (s.starts_with('<') && s.ends_with('>'))
 }
 
 /// Replaces, mechanically, every reference of a published flow (a literal ARN, or a deployer's
@@ -1293,7 +1298,8 @@ fn replace_refs(value: &mut Value, key: Option<&str>, refs: &Refs) {
                 Some("AliasArn") => Some(&refs.alias),
                 _ => None,
             };
-            let reference = s.starts_with("arn:") || is_placeholder(s) || (by_key.is_some() && s.is_empty());
+            let reference =
+                s.starts_with("arn:") || is_placeholder(s) || (by_key.is_some() && s.is_empty());
             if !reference || s.starts_with("$.") {
                 return;
             }
@@ -1319,7 +1325,12 @@ fn replace_refs(value: &mut Value, key: Option<&str>, refs: &Refs) {
 }
 
 /// Publishes `content`; the problems Connect lists when it refuses it.
-async fn publish(client: &Client, instance: &str, name: &str, content: &str) -> Result<(), Vec<String>> {
+async fn publish(
+    client: &Client,
+    instance: &str,
+    name: &str,
+    content: &str,
+) -> Result<(), Vec<String>> {
     match client
         .create_contact_flow()
         .instance_id(instance)
@@ -1352,10 +1363,18 @@ async fn the_published_flows_of_others_are_accepted_and_their_faults_refused() {
     let cloud = Cloud::start();
     let client = cloud.client();
     let (instance, _) = create_instance(&client, "corpus").await;
-    let flows = client.list_contact_flows().instance_id(&instance).send().await.unwrap();
+    let flows = client
+        .list_contact_flows()
+        .instance_id(&instance)
+        .send()
+        .await
+        .unwrap();
     let refs = Refs {
         queue: basic_queue_arn(&client, &instance).await,
-        flow: flows.contact_flow_summary_list()[0].arn().unwrap().to_string(),
+        flow: flows.contact_flow_summary_list()[0]
+            .arn()
+            .unwrap()
+            .to_string(),
         lambda: "arn:aws:lambda:us-east-1:123456789012:function:corpus-function".into(),
         alias: ALIAS_ARN.into(),
     };
@@ -1401,7 +1420,13 @@ async fn the_published_flows_of_others_are_accepted_and_their_faults_refused() {
         });
         expect(
             "a dangling NextAction",
-            publish(&client, &instance, &format!("{name}-{n}-dangling"), &dangling).await,
+            publish(
+                &client,
+                &instance,
+                &format!("{name}-{n}-dangling"),
+                &dangling,
+            )
+            .await,
             "NextAction 'no-such-action' does not name an action",
         );
         let duplicate = faulty(&|actions| {
@@ -1410,12 +1435,20 @@ async fn the_published_flows_of_others_are_accepted_and_their_faults_refused() {
         });
         expect(
             "a duplicate identifier",
-            publish(&client, &instance, &format!("{name}-{n}-duplicate"), &duplicate).await,
+            publish(
+                &client,
+                &instance,
+                &format!("{name}-{n}-duplicate"),
+                &duplicate,
+            )
+            .await,
             "is used by more than one action",
         );
         let queue_block = flow["Actions"].as_array().unwrap().iter().position(|a| {
             a["Type"] == "UpdateContactTargetQueue"
-                && a["Parameters"]["QueueId"].as_str().is_some_and(|q| !q.starts_with("$."))
+                && a["Parameters"]["QueueId"]
+                    .as_str()
+                    .is_some_and(|q| !q.starts_with("$."))
         });
         if let Some(i) = queue_block {
             let unknown = faulty(&|actions| {
@@ -1430,8 +1463,10 @@ async fn the_published_flows_of_others_are_accepted_and_their_faults_refused() {
         let too_many = faulty(&|actions| {
             let mut i = 0;
             while actions.len() < 251 {
-                actions.push(json!({"Identifier": format!("extra-{i}"), "Type": "DisconnectParticipant",
-                                    "Parameters": {}, "Transitions": {}}));
+                actions.push(
+                    json!({"Identifier": format!("extra-{i}"), "Type": "DisconnectParticipant",
+                                    "Parameters": {}, "Transitions": {}}),
+                );
                 i += 1;
             }
         });
@@ -1442,5 +1477,9 @@ async fn the_published_flows_of_others_are_accepted_and_their_faults_refused() {
         );
     }
     assert_eq!(refused, Vec::<String>::new(), "published flows refused");
-    assert_eq!((accepted, modules), (21, 3), "the corpus's flows and modules");
+    assert_eq!(
+        (accepted, modules),
+        (21, 3),
+        "the corpus's flows and modules"
+    );
 }

@@ -152,7 +152,10 @@ async fn hook_function(config: &aws_config::SdkConfig) -> Result<(String, String
 /// built, version 1, alias `live`: its alias ARN.
 async fn bot(lex: &aws_sdk_lexmodelsv2::Client, lambda: &str) -> Result<String, E> {
     let id = create_bot(lex, &unique("flow-bot")).await?;
-    lex.wait_until_bot_available().bot_id(&id).wait(WAIT).await?;
+    lex.wait_until_bot_available()
+        .bot_id(&id)
+        .wait(WAIT)
+        .await?;
     create_locale(lex, &id).await?;
     let utterances = ["reset my password", "I forgot my password"];
     let mut create = lex
@@ -200,7 +203,11 @@ async fn bot(lex: &aws_sdk_lexmodelsv2::Client, lambda: &str) -> Result<String, 
         .bot_version("DRAFT")
         .locale_id("en_US")
         .intent_name("Hours")
-        .sample_utterances(SampleUtterance::builder().utterance("when are you open").build()?)
+        .sample_utterances(
+            SampleUtterance::builder()
+                .utterance("when are you open")
+                .build()?,
+        )
         .send()
         .await?;
     lex.build_bot_locale()
@@ -283,7 +290,11 @@ async fn claimed(connect: &aws_sdk_connect::Client, instance: &str) -> Result<St
         .await?;
     let id = claim.phone_number_id().unwrap_or_default().to_string();
     for _ in 0..500 {
-        let d = connect.describe_phone_number().phone_number_id(&id).send().await?;
+        let d = connect
+            .describe_phone_number()
+            .phone_number_id(&id)
+            .send()
+            .await?;
         let status = d
             .claimed_phone_number_summary()
             .and_then(|s| s.phone_number_status())
@@ -298,7 +309,11 @@ async fn claimed(connect: &aws_sdk_connect::Client, instance: &str) -> Result<St
 }
 
 async fn number_of(connect: &aws_sdk_connect::Client, id: &str) -> Result<String, E> {
-    let d = connect.describe_phone_number().phone_number_id(id).send().await?;
+    let d = connect
+        .describe_phone_number()
+        .phone_number_id(id)
+        .send()
+        .await?;
     Ok(d.claimed_phone_number_summary()
         .and_then(|s| s.phone_number())
         .unwrap_or_default()
@@ -322,7 +337,11 @@ async fn deploy(prefix: &str) -> Result<Line, E> {
         .await?;
     let instance = created.id().unwrap_or_default().to_string();
     for _ in 0..500 {
-        let d = connect.describe_instance().instance_id(&instance).send().await?;
+        let d = connect
+            .describe_instance()
+            .instance_id(&instance)
+            .send()
+            .await?;
         if d.instance().and_then(|i| i.instance_status()) == Some(&InstanceStatus::Active) {
             break;
         }
@@ -443,7 +462,10 @@ fn line(speaker: &str, text: &str) -> (String, String) {
 
 /// The events the hook printed.
 async fn events(function: &str) -> Vec<Value> {
-    let url = format!("{}/_localcloud/lambda/logs?function={function}", cloud_url());
+    let url = format!(
+        "{}/_localcloud/lambda/logs?function={function}",
+        cloud_url()
+    );
     let lines: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
     lines
         .iter()
@@ -495,7 +517,13 @@ async fn voice_calls_steps() -> R {
     );
     assert_eq!(
         path(&call),
-        ["greeting", "reset-bot", "check-outcome", "goodbye", "disconnect"]
+        [
+            "greeting",
+            "reset-bot",
+            "check-outcome",
+            "goodbye",
+            "disconnect"
+        ]
     );
     assert_eq!(call["flow_log"][1]["Result"], "Condition");
     assert_eq!(call["flow_log"][1]["NextAction"], "check-outcome");
@@ -536,31 +564,53 @@ async fn voice_calls_steps() -> R {
     let (_, call) = ring(caller, &l.number, &["when are you open"], None).await;
     assert_eq!(call["disposition"]["state"], "queued", "{call:#}");
     assert_eq!(call["disposition"]["queue_name"], "BasicQueue");
-    assert_eq!(path(&call), ["greeting", "reset-bot", "set-queue", "to-queue"]);
+    assert_eq!(
+        path(&call),
+        ["greeting", "reset-bot", "set-queue", "to-queue"]
+    );
     assert_eq!(call["flow_log"][1]["Result"], "NoMatchingCondition");
 
     // ResetOutcome failed: Compare takes NoMatchingCondition, the caller is queued.
-    let (_, call) = ring(REFUSED_CALLER, &l.number, &["reset my password", "jdoe"], None).await;
+    let (_, call) = ring(
+        REFUSED_CALLER,
+        &l.number,
+        &["reset my password", "jdoe"],
+        None,
+    )
+    .await;
     assert_eq!(heard(&call)[5], line("bot", REFUSED), "{call:#}");
     assert_eq!(
         path(&call),
-        ["greeting", "reset-bot", "check-outcome", "set-queue", "to-queue"]
+        [
+            "greeting",
+            "reset-bot",
+            "check-outcome",
+            "set-queue",
+            "to-queue"
+        ]
     );
     assert_eq!(call["flow_log"][2]["Result"], "NoMatchingCondition");
 
     // The code hook fails (Lex's DependencyFailedException): the bot block's NoMatchingError.
     let failing = format!("{}-lambda", l.app);
-    fault(json!({"service": "lex", "operation": "RecognizeText", "status": 424,
-                 "code": "DependencyFailedException", "app": failing}))
+    fault(
+        json!({"service": "lex", "operation": "RecognizeText", "status": 424,
+                 "code": "DependencyFailedException", "app": failing}),
+    )
     .await;
     let (_, call) = ring(caller, &l.number, &["reset my password"], Some(&failing)).await;
-    assert_eq!(call["flow_log"][1]["Result"], json!({"Error": "NoMatchingError"}));
+    assert_eq!(
+        call["flow_log"][1]["Result"],
+        json!({"Error": "NoMatchingError"})
+    );
     assert_eq!(call["disposition"]["state"], "queued", "{call:#}");
 
     // The queue at capacity: call back later, then the flow disconnects.
     let full = format!("{}-full", l.app);
-    fault(json!({"service": "connect", "operation": "TransferContactToQueue", "status": 400,
-                 "code": "QueueAtCapacity", "app": full}))
+    fault(
+        json!({"service": "connect", "operation": "TransferContactToQueue", "status": 400,
+                 "code": "QueueAtCapacity", "app": full}),
+    )
     .await;
     let (_, call) = ring(caller, &l.number, &["when are you open"], Some(&full)).await;
     assert_eq!(heard(&call).last(), Some(&line("flow", LATER)), "{call:#}");
@@ -568,7 +618,10 @@ async fn voice_calls_steps() -> R {
         call["disposition"],
         json!({"state": "disconnected", "by": "flow", "after": "disconnect"})
     );
-    assert_eq!(call["flow_log"][3]["Result"], json!({"Error": "QueueAtCapacity"}));
+    assert_eq!(
+        call["flow_log"][3]["Result"],
+        json!({"Error": "QueueAtCapacity"})
+    );
 
     // The caller hangs up while the bot waits for them.
     let (_, call) = ring(caller, &l.number, &["reset my password"], None).await;
@@ -611,7 +664,9 @@ async fn transcript(l: &Line, connection: &str) -> Result<Vec<(String, String, S
         .iter()
         .map(|i| {
             (
-                i.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                i.r#type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
                 i.participant_role()
                     .map(|r| r.as_str().to_string())
                     .unwrap_or_default(),
@@ -625,7 +680,11 @@ async fn transcript(l: &Line, connection: &str) -> Result<Vec<(String, String, S
 }
 
 /// Polls the transcript until it has `n` items (bounded).
-async fn transcript_n(l: &Line, connection: &str, n: usize) -> Result<Vec<(String, String, String)>, E> {
+async fn transcript_n(
+    l: &Line,
+    connection: &str,
+    n: usize,
+) -> Result<Vec<(String, String, String)>, E> {
     for _ in 0..250 {
         let t = transcript(l, connection).await?;
         if t.len() >= n {
@@ -633,7 +692,11 @@ async fn transcript_n(l: &Line, connection: &str, n: usize) -> Result<Vec<(Strin
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Err(format!("the transcript never had {n} items: {:?}", transcript(l, connection).await?).into())
+    Err(format!(
+        "the transcript never had {n} items: {:?}",
+        transcript(l, connection).await?
+    )
+    .into())
 }
 
 /// A chat through the same flow with the official SDKs: StartChatContact, the participant's
@@ -687,7 +750,11 @@ async fn chat_steps() -> R {
     assert_eq!(
         t,
         vec![
-            ("EVENT".into(), "CUSTOMER".into(), "application/vnd.amazonaws.connect.event.participant.joined".into()),
+            (
+                "EVENT".into(),
+                "CUSTOMER".into(),
+                "application/vnd.amazonaws.connect.event.participant.joined".into()
+            ),
             ("MESSAGE".into(), "SYSTEM".into(), GREETING.into()),
             ("MESSAGE".into(), "SYSTEM".into(), BOT_PROMPT.into()),
         ]
@@ -743,10 +810,17 @@ async fn chat_steps() -> R {
         .send()
         .await?;
     assert_eq!(
-        described.contact().and_then(|c| c.channel()).map(|c| c.as_str()),
+        described
+            .contact()
+            .and_then(|c| c.channel())
+            .map(|c| c.as_str()),
         Some("CHAT")
     );
-    assert!(described.contact().unwrap().disconnect_timestamp().is_some());
+    assert!(described
+        .contact()
+        .unwrap()
+        .disconnect_timestamp()
+        .is_some());
     let after = l
         .participant
         .send_message()
@@ -763,7 +837,10 @@ async fn chat_steps() -> R {
         .into_iter()
         .find(|e| e["sessionState"]["sessionAttributes"]["ContactId"] == contact.as_str())
         .expect("the hook got the chat's event");
-    assert_eq!(event["sessionState"]["sessionAttributes"]["CallerNumber"], "");
+    assert_eq!(
+        event["sessionState"]["sessionAttributes"]["CallerNumber"],
+        ""
+    );
 
     // A second chat that the customer leaves: DisconnectParticipant ends it.
     let second = l
@@ -785,7 +862,12 @@ async fn chat_steps() -> R {
         .r#type(ConnectionType::ConnectionCredentials)
         .send()
         .await?;
-    let c2 = c2.connection_credentials().unwrap().connection_token().unwrap().to_string();
+    let c2 = c2
+        .connection_credentials()
+        .unwrap()
+        .connection_token()
+        .unwrap()
+        .to_string();
     transcript_n(&l, &c2, 3).await?;
     l.participant
         .disconnect_participant()
@@ -793,7 +875,10 @@ async fn chat_steps() -> R {
         .send()
         .await?;
     let t = transcript_n(&l, &c2, 5).await?;
-    assert_eq!(t[3].2, "application/vnd.amazonaws.connect.event.participant.left");
+    assert_eq!(
+        t[3].2,
+        "application/vnd.amazonaws.connect.event.participant.left"
+    );
     assert_eq!(t[4].2, "application/vnd.amazonaws.connect.event.chat.ended");
     Ok(())
 }

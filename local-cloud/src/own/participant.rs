@@ -174,10 +174,12 @@ fn connection(request: &Request<'_>, body: &Value) -> Result<Value, Error> {
         .flatten()
         .filter_map(Value::as_str)
         .collect();
-    if let Some(bad) = types
-        .iter()
-        .find(|t| !matches!(**t, "WEBSOCKET" | "CONNECTION_CREDENTIALS" | "WEBRTC_CONNECTION"))
-    {
+    if let Some(bad) = types.iter().find(|t| {
+        !matches!(
+            **t,
+            "WEBSOCKET" | "CONNECTION_CREDENTIALS" | "WEBRTC_CONNECTION"
+        )
+    }) {
         return Err(Error::Validation(format!(
             "Type '{bad}' is not WEBSOCKET, CONNECTION_CREDENTIALS or WEBRTC_CONNECTION"
         )));

@@ -59,14 +59,25 @@ pub async fn ring(env: Env, dial: Dial) -> Result<Value, CallError> {
     let Some((instance_id, flow_id)) = target else {
         return Err(CallError::NotClaimed(dial.to));
     };
-    let mut contact = env.own.connect.with_store(|store| {
-        store
-            .instances
-            .iter()
-            .find(|i| i.id == instance_id)
-            .map(|i| Contact::new(super::uuid(), i, "VOICE", "INBOUND", flow_id.clone().unwrap_or_default()))
-    })
-    .ok_or_else(|| CallError::NotClaimed(dial.to.clone()))?;
+    let mut contact = env
+        .own
+        .connect
+        .with_store(|store| {
+            store
+                .instances
+                .iter()
+                .find(|i| i.id == instance_id)
+                .map(|i| {
+                    Contact::new(
+                        super::uuid(),
+                        i,
+                        "VOICE",
+                        "INBOUND",
+                        flow_id.clone().unwrap_or_default(),
+                    )
+                })
+        })
+        .ok_or_else(|| CallError::NotClaimed(dial.to.clone()))?;
     contact.customer_address = Some(dial.from);
     contact.system_address = Some(dial.to.clone());
     if let Some(language) = dial.language {

@@ -57,7 +57,10 @@ pub enum Disposition {
     /// The customer hung up (or left the chat) while this block waited for them.
     CustomerLeft { during: String },
     /// Transferred to a queue, waiting for an agent.
-    Queued { queue_arn: String, queue_name: String },
+    Queued {
+        queue_arn: String,
+        queue_name: String,
+    },
     /// The flow could not go on (an action that is not there, a loop without end).
     FlowError { at: String, message: String },
     /// The call was not answered: no flow, or the flow is not published.
@@ -178,8 +181,10 @@ impl Contact {
     /// The contact as a Lambda's event and the flow's JSONPaths see it (`ContactData`).
     pub fn contact_data(&self) -> Value {
         let endpoint = |a: &Option<String>| {
-            a.as_ref()
-                .map_or(Value::Null, |a| json!({"Address": a, "Type": "TELEPHONE_NUMBER"}))
+            a.as_ref().map_or(
+                Value::Null,
+                |a| json!({"Address": a, "Type": "TELEPHONE_NUMBER"}),
+            )
         };
         json!({
             "Attributes": self.attributes,
@@ -287,10 +292,7 @@ impl Running {
 
     /// The customer leaves: no more input.
     pub fn hang_up(&self) {
-        self.input
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        self.input.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     pub fn customer_left(&self) -> bool {
@@ -382,7 +384,11 @@ impl Contacts {
 
     /// Gives the participant of `participant_token` a connection token (the same one on every
     /// call, as long as the chat lasts).
-    pub fn connect(&self, participant_token: &str, make: impl FnOnce() -> String) -> Option<String> {
+    pub fn connect(
+        &self,
+        participant_token: &str,
+        make: impl FnOnce() -> String,
+    ) -> Option<String> {
         let mut map = self.participants.lock().unwrap_or_else(|p| p.into_inner());
         let p = map.get_mut(participant_token)?;
         Some(p.connection_token.get_or_insert_with(make).clone())

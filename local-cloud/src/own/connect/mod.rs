@@ -233,12 +233,7 @@ const ROUTES: &[(&str, &str, &str, Handler)] = &[
         numbers::list_flow_associations,
     ),
     ("PUT", "/contact/chat", "StartChatContact", chat::start_chat),
-    (
-        "GET",
-        "/contacts/{}/{}",
-        "DescribeContact",
-        chat::describe,
-    ),
+    ("GET", "/contacts/{}/{}", "DescribeContact", chat::describe),
     ("POST", "/tags/{}", "TagResource", tag_resource),
     ("DELETE", "/tags/{}", "UntagResource", untag_resource),
     ("GET", "/tags/{}", "ListTagsForResource", list_tags),

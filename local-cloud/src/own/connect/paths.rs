@@ -126,9 +126,15 @@ mod tests {
             lookup(&view(), "$.Lex.SessionAttributes.ResetOutcome").as_deref(),
             Some("fulfilled")
         );
-        assert_eq!(lookup(&view(), "$.['LanguageCode']").as_deref(), Some("en-US"));
+        assert_eq!(
+            lookup(&view(), "$.['LanguageCode']").as_deref(),
+            Some("en-US")
+        );
         assert_eq!(lookup(&view(), "$.External.n").as_deref(), Some("3"));
-        assert_eq!(lookup(&view(), "$.Attributes.acme-bot").as_deref(), Some("x"));
+        assert_eq!(
+            lookup(&view(), "$.Attributes.acme-bot").as_deref(),
+            Some("x")
+        );
         assert_eq!(lookup(&view(), "$.Attributes.missing"), None);
         assert_eq!(lookup(&view(), "not a path"), None);
     }

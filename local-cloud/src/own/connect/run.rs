@@ -85,7 +85,9 @@ struct Loaded {
 
 /// The PUBLISHED flow `flow` (id or ARN) of the instance; why not, when it cannot run.
 fn load(connect: &Connect, instance_id: &str, flow: &str) -> Result<Loaded, String> {
-    let id = flow.rsplit_once("/contact-flow/").map_or(flow, |(_, id)| id);
+    let id = flow
+        .rsplit_once("/contact-flow/")
+        .map_or(flow, |(_, id)| id);
     let (name, status, content) = connect
         .with_store(|store| {
             store
@@ -112,7 +114,10 @@ fn load(connect: &Connect, instance_id: &str, flow: &str) -> Result<Loaded, Stri
     Ok(Loaded {
         id: id.to_string(),
         name,
-        start: parsed["StartAction"].as_str().unwrap_or_default().to_string(),
+        start: parsed["StartAction"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         actions,
     })
 }
@@ -209,7 +214,12 @@ fn prompt_text(params: &Value) -> Option<String> {
 
 /// Compares `value` with `operand` by one of the flow language's operators.
 fn compare(operator: &str, value: &str, operand: &str) -> bool {
-    let numbers = || Some((value.trim().parse::<f64>().ok()?, operand.trim().parse::<f64>().ok()?));
+    let numbers = || {
+        Some((
+            value.trim().parse::<f64>().ok()?,
+            operand.trim().parse::<f64>().ok()?,
+        ))
+    };
     match operator {
         "Equals" => value == operand,
         "NumberGreaterThan" => numbers().is_some_and(|(a, b)| a > b),
@@ -311,13 +321,18 @@ impl Run {
                 }
                 Outcome::Success => (
                     json!("Success"),
-                    action["Transitions"]["NextAction"].as_str().map(str::to_string),
+                    action["Transitions"]["NextAction"]
+                        .as_str()
+                        .map(str::to_string),
                 ),
                 Outcome::Go(next) => (json!("Condition"), Some(next)),
                 Outcome::NoCondition => (
                     json!("NoMatchingCondition"),
-                    error_target(&action, "NoMatchingCondition")
-                        .or_else(|| action["Transitions"]["NextAction"].as_str().map(str::to_string)),
+                    error_target(&action, "NoMatchingCondition").or_else(|| {
+                        action["Transitions"]["NextAction"]
+                            .as_str()
+                            .map(str::to_string)
+                    }),
                 ),
                 Outcome::Failed(error) => {
                     let next = error_target(&action, &error)
@@ -327,11 +342,25 @@ impl Run {
             };
             if action_type == "TransferToFlow" && matches!(result.as_str(), Some("Success")) {
                 // The new flow's start, already loaded by the step.
-                self.log(&flow, &current, &action, &action_type, result, Some(&flow.start));
+                self.log(
+                    &flow,
+                    &current,
+                    &action,
+                    &action_type,
+                    result,
+                    Some(&flow.start),
+                );
                 current = flow.start.clone();
                 continue;
             }
-            self.log(&flow, &current, &action, &action_type, result, next.as_deref());
+            self.log(
+                &flow,
+                &current,
+                &action,
+                &action_type,
+                result,
+                next.as_deref(),
+            );
             match next {
                 Some(n) => current = n,
                 None => return Disposition::Disconnected { after: current },
@@ -437,7 +466,9 @@ impl Run {
                         Outcome::Success
                     }
                     None => {
-                        self.note(&format!("block '{id}': '{queue}' is not a queue of the instance"));
+                        self.note(&format!(
+                            "block '{id}': '{queue}' is not a queue of the instance"
+                        ));
                         Outcome::Failed("NoMatchingError".into())
                     }
                 }
@@ -502,7 +533,11 @@ impl Run {
                     }
                     n >= count
                 };
-                let state = if done { "DoneLooping" } else { "ContinueLooping" };
+                let state = if done {
+                    "DoneLooping"
+                } else {
+                    "ContinueLooping"
+                };
                 condition_target(action, state).map_or(Outcome::NoCondition, Outcome::Go)
             }
             "DisconnectParticipant" | "EndFlowExecution" => {
@@ -529,10 +564,18 @@ impl Run {
         );
         let (instance_id, region, language, session, app) = {
             let c = self.lock();
-            (c.instance_id.clone(), c.region.clone(), c.language.clone(), c.id.clone(), c.app.clone())
+            (
+                c.instance_id.clone(),
+                c.region.clone(),
+                c.language.clone(),
+                c.id.clone(),
+                c.app.clone(),
+            )
         };
         let Some((arn_region, bot, alias)) = alias_parts(&arn) else {
-            self.note(&format!("block '{id}': '{arn}' is not a Lex V2 bot alias ARN"));
+            self.note(&format!(
+                "block '{id}': '{arn}' is not a Lex V2 bot alias ARN"
+            ));
             return Outcome::Failed("NoMatchingError".into());
         };
         let associated = self.env.connect().with_store(|store| {
@@ -626,7 +669,9 @@ impl Run {
             });
             return condition_target(action, &name).map_or(Outcome::NoCondition, Outcome::Go);
         }
-        self.note(&format!("block '{id}': the bot did not close the intent in {MAX_BOT_TURNS} turns"));
+        self.note(&format!(
+            "block '{id}': the bot did not close the intent in {MAX_BOT_TURNS} turns"
+        ));
         Outcome::Failed("NoMatchingError".into())
     }
 
@@ -702,7 +747,10 @@ mod tests {
     fn ssml_prompts_are_heard_without_their_tags() {
         let p = json!({"SSML": "<speak>Hello <break time=\"1s\"/> there</speak>"});
         assert_eq!(prompt_text(&p).as_deref(), Some("Hello there"));
-        assert_eq!(prompt_text(&json!({"PromptId": "p-1"})).as_deref(), Some("(prompt p-1)"));
+        assert_eq!(
+            prompt_text(&json!({"PromptId": "p-1"})).as_deref(),
+            Some("(prompt p-1)")
+        );
         assert_eq!(prompt_text(&json!({})), None);
     }
 
@@ -722,7 +770,10 @@ mod tests {
             "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "none"}]}});
         assert_eq!(condition_target(&action, "7").as_deref(), Some("big"));
         assert_eq!(condition_target(&action, "2"), None);
-        assert_eq!(error_target(&action, "NoMatchingCondition").as_deref(), Some("none"));
+        assert_eq!(
+            error_target(&action, "NoMatchingCondition").as_deref(),
+            Some("none")
+        );
         assert_eq!(error_target(&action, "QueueAtCapacity"), None);
     }
 }

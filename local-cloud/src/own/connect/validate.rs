@@ -162,9 +162,10 @@ fn spec_of(action_type: &str) -> Option<Spec> {
         "CheckMetricData" => spec(&[NO_MATCH, NO_CONDITION], Any),
         "CheckOutboundCallStatus" | "CheckVoiceId" => spec(&[NO_MATCH, NO_CONDITION], Equals),
         "MessageParticipantIteratively" => spec(ONLY_NO_MATCH, Equals),
-        "UpdateContactCallbackNumber" => {
-            spec(&["InvalidCallbackNumber", "CallbackNumberNotDialable"], None)
-        }
+        "UpdateContactCallbackNumber" => spec(
+            &["InvalidCallbackNumber", "CallbackNumberNotDialable"],
+            None,
+        ),
         "GetCustomerProfile" => spec(&[NO_MATCH, "MultipleFoundError", "NoneFoundError"], None),
         "CreateCase" | "UpdateCase" => spec(&[NO_MATCH, "ContactNotLinked"], None),
         "GetCase" => spec(&[NO_MATCH, "MultipleFoundError", "NoneFoundError"], None),
@@ -435,7 +436,10 @@ fn check_parameters(
             }
             let v2 = params.get("LexV2Bot");
             let v1 = params.get("LexBot");
-            match (v2.and_then(|b| b.get("AliasArn")).and_then(Value::as_str), v1) {
+            match (
+                v2.and_then(|b| b.get("AliasArn")).and_then(Value::as_str),
+                v1,
+            ) {
                 (Some(arn), _) if is_dynamic(arn) => {}
                 (Some(arn), _) => {
                     if let Some(problem) = lex_alias_problem(arn, ctx.region) {
@@ -450,9 +454,7 @@ fn check_parameters(
                 (None, Some(_)) => out.push(format!(
                     "Action {name}: LexBot needs Name, Region and Alias (or use LexV2Bot.AliasArn)"
                 )),
-                (None, None) => out.push(format!(
-                    "Action {name}: LexV2Bot.AliasArn is required"
-                )),
+                (None, None) => out.push(format!("Action {name}: LexV2Bot.AliasArn is required")),
             }
             if let Some(attrs) = params.get("LexSessionAttributes") {
                 if !attrs
@@ -503,8 +505,7 @@ fn check_parameters(
                 )),
             }
             if let Some(limit) = text("InvocationTimeLimitSeconds") {
-                if !is_dynamic(limit) && !limit.parse::<u32>().is_ok_and(|s| (1..=8).contains(&s))
-                {
+                if !is_dynamic(limit) && !limit.parse::<u32>().is_ok_and(|s| (1..=8).contains(&s)) {
                     out.push(format!(
                         "Action {name}: InvocationTimeLimitSeconds '{limit}' must be 1 to 8"
                     ));
@@ -588,9 +589,9 @@ pub fn lex_alias_problem(arn: &str, region: &str) -> Option<String> {
             && resource.strip_prefix("bot-alias/").is_some_and(|rest| {
                 let ids: Vec<&str> = rest.split('/').collect();
                 ids.len() == 2
-                    && ids.iter().all(|id| {
-                        !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())
-                    })
+                    && ids
+                        .iter()
+                        .all(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
             })
     });
     if !well_formed {
@@ -793,7 +794,10 @@ mod tests {
     fn lambda_arns_must_be_well_formed_and_in_the_region() {
         let arn = "arn:aws:lambda:us-east-1:123456789012:function:demo-fulfillment";
         assert_eq!(lambda_arn_problem(arn, "us-east-1"), None);
-        assert_eq!(lambda_arn_problem(&format!("{arn}:live"), "us-east-1"), None);
+        assert_eq!(
+            lambda_arn_problem(&format!("{arn}:live"), "us-east-1"),
+            None
+        );
         assert!(lambda_arn_problem(arn, "eu-west-1").is_some());
         assert!(lambda_arn_problem("<<ARNREPLACE>>", "us-east-1").is_some());
         assert!(lambda_arn_problem("{{lambdaFunctions.x.arn}}", "us-east-1").is_some());
