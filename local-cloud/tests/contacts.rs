@@ -421,16 +421,34 @@ async fn deploy(prefix: &str) -> Result<Line, E> {
     })
 }
 
-/// Rings `to` from `from` through the control API: the status and the answer.
-async fn ring(from: &str, to: &str, say: &[&str], app: Option<&str>) -> (u16, Value) {
+/// POSTs `body` to the control API: the status and the answer.
+async fn post(path: &str, body: &Value) -> (u16, Value) {
     let answer = reqwest::Client::new()
-        .post(format!("{}/_localcloud/connect/calls", cloud_url()))
-        .json(&json!({"from": from, "to": to, "say": say, "app": app}))
+        .post(format!("{}{path}", cloud_url()))
+        .header("content-type", "application/json")
+        .body(body.to_string())
         .send()
         .await
         .expect("the control API answers");
     let status = answer.status().as_u16();
-    (status, answer.json().await.expect("JSON"))
+    let bytes = answer.bytes().await.expect("a body");
+    (status, serde_json::from_slice(&bytes).expect("JSON"))
+}
+
+async fn get(path: &str) -> Value {
+    let answer = reqwest::get(format!("{}{path}", cloud_url()))
+        .await
+        .expect("the control API answers");
+    serde_json::from_slice(&answer.bytes().await.expect("a body")).expect("JSON")
+}
+
+/// Rings `to` from `from` through the control API: the status and the answer.
+async fn ring(from: &str, to: &str, say: &[&str], app: Option<&str>) -> (u16, Value) {
+    post(
+        "/_localcloud/connect/calls",
+        &json!({"from": from, "to": to, "say": say, "app": app}),
+    )
+    .await
 }
 
 fn heard(call: &Value) -> Vec<(String, String)> {
@@ -462,26 +480,19 @@ fn line(speaker: &str, text: &str) -> (String, String) {
 
 /// The events the hook printed.
 async fn events(function: &str) -> Vec<Value> {
-    let url = format!(
-        "{}/_localcloud/lambda/logs?function={function}",
-        cloud_url()
-    );
-    let lines: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let lines = get(&format!("/_localcloud/lambda/logs?function={function}")).await;
     lines
-        .iter()
+        .as_array()
+        .into_iter()
+        .flatten()
         .filter_map(|l| l["message"].as_str()?.trim().strip_prefix("EVENT "))
         .map(|e| serde_json::from_str(e).expect("the event is JSON"))
         .collect()
 }
 
 async fn fault(rule: Value) {
-    let answer = reqwest::Client::new()
-        .post(format!("{}/_localcloud/faults", cloud_url()))
-        .json(&rule)
-        .send()
-        .await
-        .expect("the fault is added");
-    assert_eq!(answer.status().as_u16(), 201);
+    let (status, _) = post("/_localcloud/faults", &rule).await;
+    assert_eq!(status, 201);
 }
 
 /// Voice calls run the published flow: the fulfilled path and every other one, a number with
@@ -539,13 +550,7 @@ async fn voice_calls_steps() -> R {
         caller
     );
     // The same contact, read back over the control API.
-    let again: Value = reqwest::get(format!(
-        "{}/_localcloud/connect/contacts/{contact}",
-        cloud_url()
-    ))
-    .await?
-    .json()
-    .await?;
+    let again = get(&format!("/_localcloud/connect/contacts/{contact}")).await;
     assert_eq!(path(&again), path(&call));
     // DescribeContact: the call has ended.
     let described = l
