@@ -33,6 +33,8 @@ pub struct Cx {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub lex: aws_sdk_lexmodelsv2::Client,
     pub connect: aws_sdk_connect::Client,
+    /// The Connect Participant Service (`resetpw call`'s chat contacts).
+    pub participant: aws_sdk_connectparticipant::Client,
     /// The directory service account's password, when this run was given it.
     pub secret: Option<SecretString>,
     /// Where the password is read from, for messages.
@@ -74,6 +76,7 @@ impl Cx {
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             lex: aws_sdk_lexmodelsv2::Client::new(config),
             connect: aws_sdk_connect::Client::new(config),
+            participant: aws_sdk_connectparticipant::Client::new(config),
             secret: None,
             secret_source: String::new(),
             release_phone_number: false,

@@ -53,6 +53,9 @@ pub enum Command {
     Man,
     /// Talk to the stack's deployed bot (exit 0 fulfilled, 3 failed or not fulfilled, 1 error).
     Chat(ChatArgs),
+    /// Call the stack's line end to end: a voice call in the local cloud, a chat contact on AWS
+    /// (exit 0 ended as --expect says, 3 ended otherwise, 1 error).
+    Call(CallArgs),
 }
 
 /// Resources changed at once by `up` and `down` when `--parallelism` is not given. Measured
@@ -193,6 +196,60 @@ pub struct ChatArgs {
     /// Output format: the conversation as text, or the transcript as JSON.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+/// The demo user's number on record (examples/demo.yaml, scripts/local-directory's rp.demo).
+pub const DEMO_CALLER: &str = "+15550100020";
+
+#[derive(Args, Debug)]
+pub struct CallArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// The caller's number (a voice call; a chat has none).
+    #[arg(long, value_name = "NUMBER", default_value = DEMO_CALLER)]
+    pub from: String,
+    /// What the caller says, one turn each (repeatable, in order); without it, the lines of
+    /// standard input.
+    #[arg(long)]
+    pub say: Vec<String>,
+    /// How the contact must end for exit code 0 (otherwise 3).
+    #[arg(long, value_enum, default_value_t = Expect::Fulfilled)]
+    pub expect: Expect,
+    /// voice: a call to the claimed number (the local cloud only); chat: a chat contact through
+    /// the stack's flow; auto: voice against the local cloud, chat against AWS.
+    #[arg(long, value_enum, default_value_t = Channel::Auto)]
+    pub channel: Channel,
+    /// Output format: the transcript as text, or as JSON.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// How a call ended.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Disconnected by the line after its goodbye: the password was reset.
+    Fulfilled,
+    /// Handed to the agent queue.
+    Queued,
+    /// Any other end (call back later, the caller left first).
+    Ended,
+}
+
+impl Expect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Fulfilled => "fulfilled",
+            Expect::Queued => "queued",
+            Expect::Ended => "ended",
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Auto,
+    Voice,
+    Chat,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

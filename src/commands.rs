@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         | Command::Diff(_)
         | Command::Down(_)
         | Command::Chat(_)
+        | Command::Call(_)
         | Command::Outputs(_) => {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -159,6 +160,7 @@ async fn run_async(cli: &Cli) -> anyhow::Result<u8> {
         Command::Diff(args) => diff(cli, args).await,
         Command::Down(args) => down(cli, args).await,
         Command::Chat(args) => crate::chat::run(cli, args).await,
+        Command::Call(args) => crate::call::run(cli, args).await,
         Command::Outputs(args) => crate::outputs::run(cli, args).await,
         _ => unreachable!("handled synchronously"),
     }

@@ -3,7 +3,9 @@
 //! ownership tags, so `up`, `diff` and `down` are right from a fresh checkout and after a crash.
 
 pub mod aws;
+pub mod call;
 pub mod chat;
+pub mod chat_contact;
 pub mod cli;
 pub mod commands;
 pub mod engine;

@@ -1,7 +1,9 @@
 //! The whole phone line end to end, offline: the real bundled Lambda (one release build per test
 //! run, deployed by `resetpw up`) with its directory settings pointing at the local directory
 //! (Samba AD from scripts/local-directory), the bot and the Connect side in the local cloud, and
-//! `resetpw chat` talking to the deployed bot as a caller would. Results are checked in the
+//! `resetpw call` ringing the claimed number as a caller would: the local cloud runs the
+//! published contact flow, which hands the caller's number and the contact id to the deployed
+//! bot and branches on its outcome. Results are checked in the
 //! directory (binds, pwdLastSet), in the local cloud's call record (SNS Publish) and in the
 //! function's log (the emulator's log endpoint), never in the tool's own output alone.
 //!
@@ -18,7 +20,6 @@ use resetpw_lambda::handler::{MSG_DONE, MSG_NOT_VERIFIED};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -362,23 +363,36 @@ impl Line {
         .unwrap_or_else(|e| std::panic::resume_unwind(e));
     }
 
-    /// `resetpw chat` with these texts and the attributes the contact flow sets (the caller's
-    /// number and a contact id, which the audit lines carry); returns the output and the id.
-    fn chat(&self, caller: &str, says: &[&str], expect: i32) -> (Output, String) {
-        let contact = format!("contact-{:016x}", fastrand::u64(..));
-        let mut args = vec!["chat", "-f", self.file.to_str().expect("utf-8 path")];
+    /// `resetpw call -o json` from `caller` with these turns, expecting the contact to end as
+    /// `expect` says (exit 0); returns the transcript and the contact id (which the flow gives
+    /// the bot, and the audit lines carry).
+    fn call(&self, caller: &str, says: &[&str], expect: &str) -> (Value, String) {
+        let mut args = vec![
+            "call",
+            "-f",
+            self.file.to_str().expect("utf-8 path"),
+            "--from",
+            caller,
+            "--expect",
+            expect,
+            "-o",
+            "json",
+        ];
         for s in says {
             args.extend(["--say", s]);
         }
-        let caller = format!("CallerNumber={caller}");
-        let contact_attribute = format!("ContactId={contact}");
-        args.extend([
-            "--session-attribute",
-            &caller,
-            "--session-attribute",
-            &contact_attribute,
-        ]);
-        (self.case.run(&args, expect), contact)
+        let out = self.case.run(&args, 0);
+        let call: Value = serde_json::from_str(&stdout(&out)).expect("call -o json is JSON");
+        assert_eq!(call["outcome"], expect, "{call:#}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("password is"),
+            "the SMS text on stderr"
+        );
+        let contact = call["contact_id"]
+            .as_str()
+            .expect("a contact id")
+            .to_string();
+        (call, contact)
     }
 
     /// SNS Publish calls the function made: (PhoneNumber, Message).
@@ -450,11 +464,14 @@ impl Line {
     }
 }
 
-/// The bot's last message of a chat transcript (plain output: `bot: ...` lines).
-fn last_bot_message(out: &Output) -> String {
-    stdout(out)
-        .lines()
-        .filter_map(|l| l.strip_prefix("bot: "))
+/// The bot's last message of a call's transcript.
+fn last_bot_message(call: &Value) -> String {
+    call["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["speaker"] == "bot")
+        .filter_map(|l| l["text"].as_str())
         .next_back()
         .unwrap_or_default()
         .to_string()
@@ -474,10 +491,13 @@ async fn a_caller_who_answers_right_gets_a_new_password_by_one_sms_to_the_direct
     let old = dir.set_known_password(LINE.sam).await;
     let before = dir.attribute(LINE.sam, "pwdLastSet").await;
 
-    let (out, contact) = line.chat(LINE.phone, &says(&LINE, LINE.sam), 0);
-    let transcript = stdout(&out);
-    assert!(transcript.contains("-- Fulfilled"), "{transcript}");
-    assert!(last_bot_message(&out).starts_with(MSG_DONE), "{transcript}");
+    let (call, contact) = line.call(LINE.phone, &says(&LINE, LINE.sam), "fulfilled");
+    let transcript = call.to_string();
+    assert!(
+        last_bot_message(&call).starts_with(MSG_DONE),
+        "{transcript}"
+    );
+    assert_eq!(call["end"]["state"], "disconnected", "{transcript}");
 
     // Exactly one SMS from the whole line (no other test's caller gets one), to the number on
     // record ("+1 (555) 010-0021" in the directory).
@@ -506,9 +526,8 @@ async fn a_caller_who_answers_right_gets_a_new_password_by_one_sms_to_the_direct
     assert_ne!(dir.attribute(LINE.sam, "pwdLastSet").await, before);
     assert_ne!(new, old);
 
-    // Never printed: not by chat, not in the function's log, which has the audit line.
+    // Never printed: not by call, not in the function's log, which has the audit line.
     assert!(!transcript.contains(&new));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(&new));
     let log = line.log().await;
     assert!(log.iter().all(|l| !l.contains(&new)), "password in the log");
     let audits = line.audits(&contact).await;
@@ -533,9 +552,9 @@ async fn a_wrong_date_of_birth_changes_nothing_and_sends_nothing() {
         dob_spoken: "21 January 1991",
         ..WRONG
     };
-    let (out, contact) = line.chat(WRONG.phone, &says(&wrong, WRONG.sam), 3);
-    assert!(stdout(&out).contains("-- Failed"), "{}", stdout(&out));
-    assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED);
+    // Not verified: the flow hands the caller to an agent.
+    let (call, contact) = line.call(WRONG.phone, &says(&wrong, WRONG.sam), "queued");
+    assert_eq!(last_bot_message(&call), MSG_NOT_VERIFIED, "{call:#}");
 
     assert!(dir.binds(WRONG.sam, &known).await, "password changed");
     assert_eq!(dir.attribute(WRONG.sam, "pwdLastSet").await, before);
@@ -553,13 +572,12 @@ async fn an_unknown_user_hears_the_same_generic_message() {
         return;
     }
     let line = line().expect("deployed");
-    let (out, contact) = line.chat(
+    let (call, contact) = line.call(
         "+15550100099",
         &["reset my password", "no.such.user", "1 May 1980", "May"],
-        3,
+        "queued",
     );
-    assert!(stdout(&out).contains("-- Failed"), "{}", stdout(&out));
-    assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED);
+    assert_eq!(last_bot_message(&call), MSG_NOT_VERIFIED, "{call:#}");
     assert_eq!(line.sms_to("+15550100099").await, 0);
     assert_eq!(
         line.audits(&contact).await.last().map(String::as_str),
@@ -575,8 +593,10 @@ async fn a_caller_number_other_than_the_phone_on_record_is_refused() {
     };
     let line = line().expect("deployed");
     let known = dir.set_known_password(CALLER.sam).await;
-    let (out, contact) = line.chat("+15559990000", &says(&CALLER, CALLER.sam), 3);
-    assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED, "{}", stdout(&out));
+    // The demo's second call: the right answers from another number end queued for an agent.
+    let (call, contact) = line.call("+15559990000", &says(&CALLER, CALLER.sam), "queued");
+    assert_eq!(last_bot_message(&call), MSG_NOT_VERIFIED, "{call:#}");
+    assert_eq!(call["end"]["queue"], "BasicQueue", "{call:#}");
     assert!(dir.binds(CALLER.sam, &known).await, "password changed");
     assert_eq!(line.sms_to(CALLER.phone).await, 0);
     assert_eq!(
@@ -598,12 +618,11 @@ async fn three_failures_lock_the_user_out_even_with_the_right_answers() {
         ..LOCK
     };
     for _ in 0..3 {
-        let (out, _) = line.chat(LOCK.phone, &says(&wrong, LOCK.sam), 3);
-        assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED, "{}", stdout(&out));
+        let (call, _) = line.call(LOCK.phone, &says(&wrong, LOCK.sam), "queued");
+        assert_eq!(last_bot_message(&call), MSG_NOT_VERIFIED, "{call:#}");
     }
-    let (out, contact) = line.chat(LOCK.phone, &says(&LOCK, LOCK.sam), 3);
-    assert!(stdout(&out).contains("-- Failed"), "{}", stdout(&out));
-    assert_eq!(last_bot_message(&out), MSG_NOT_VERIFIED);
+    let (call, contact) = line.call(LOCK.phone, &says(&LOCK, LOCK.sam), "queued");
+    assert_eq!(last_bot_message(&call), MSG_NOT_VERIFIED, "{call:#}");
 
     assert!(dir.binds(LOCK.sam, &known).await, "password changed");
     assert_eq!(line.sms_to(LOCK.phone).await, 0);

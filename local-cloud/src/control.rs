@@ -1,11 +1,14 @@
-//! The control API under `/_localcloud/`: health, the call record, fault rules, functions' logs.
+//! The control API under `/_localcloud/`: health, the call record, fault rules, functions' logs,
+//! and Amazon Connect's contacts: a voice call rung to a claimed number, and any contact's
+//! transcript, attributes, disposition and flow log.
 
 use crate::faults::FaultRule;
+use crate::own::connect::{calls, run::Env};
 use crate::server::State;
-use axum::extract::{Query, State as AxState};
+use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -19,6 +22,45 @@ pub fn routes() -> Router<Arc<State>> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/_localcloud/lambda/logs", get(lambda_logs))
+        .route("/_localcloud/connect/calls", post(ring))
+        .route("/_localcloud/connect/contacts/{id}", get(contact))
+}
+
+fn env_of(state: &State) -> Env {
+    Env {
+        own: state.own.clone(),
+        faults: state.faults.clone(),
+    }
+}
+
+/// Rings a claimed number and answers when the contact has ended: 200 with the contact (also
+/// when the call is not answered: its disposition says why), 400 for numbers that are not
+/// E.164, 404 for a number that is not claimed.
+async fn ring(
+    AxState(state): AxState<Arc<State>>,
+    Json(dial): Json<calls::Dial>,
+) -> impl IntoResponse {
+    match calls::ring(env_of(&state), dial).await {
+        Ok(contact) => (StatusCode::OK, Json(contact)),
+        Err(err) => {
+            let status = match err {
+                calls::CallError::NotANumber(_) => StatusCode::BAD_REQUEST,
+                calls::CallError::NotClaimed(_) => StatusCode::NOT_FOUND,
+            };
+            (status, Json(serde_json::json!({"error": err.to_string()})))
+        }
+    }
+}
+
+/// A contact (a call or a chat) as it is now.
+async fn contact(AxState(state): AxState<Arc<State>>, Path(id): Path<String>) -> impl IntoResponse {
+    match state.own.connect.contacts.get(&id) {
+        Some(running) => (StatusCode::OK, Json(running.snapshot().to_json())),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": format!("no contact {id} in this local cloud")})),
+        ),
+    }
 }
 
 #[derive(Deserialize)]

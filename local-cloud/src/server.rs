@@ -17,9 +17,9 @@ pub struct State {
     pub moto_url: String,
     pub client: reqwest::Client,
     pub recorder: Recorder,
-    pub faults: Faults,
-    /// The services answered here, not by moto.
-    pub own: own::Own,
+    pub faults: Arc<Faults>,
+    /// The services answered here, not by moto (shared with the contacts they run).
+    pub own: Arc<own::Own>,
 }
 
 impl State {
@@ -31,8 +31,8 @@ impl State {
             moto_url,
             client,
             recorder: Recorder::default(),
-            faults: Faults::default(),
-            own: own::Own::default(),
+            faults: Arc::new(Faults::default()),
+            own: Arc::new(own::Own::default()),
         }))
     }
 }
@@ -58,7 +58,9 @@ async fn handle(AxState(state): AxState<Arc<State>>, request: Request) -> Respon
         .uri
         .path_and_query()
         .map_or(path.clone(), |pq| pq.as_str().to_string());
-    let Some(service) = protocol::service_of(&parts.headers, query) else {
+    let Some(service) =
+        protocol::service_of(&parts.headers, query).or_else(|| own::unsigned_service(&path))
+    else {
         // Unsigned: moto's own /moto-api/ paths and the like go straight through, unrecorded.
         return forward::forward(
             &state.client,
@@ -149,6 +151,10 @@ async fn answer(state: Arc<State>, accepted: Accepted) -> Response<Body> {
                 transition: decision.transition,
                 client: &state.client,
                 moto_url: &state.moto_url,
+                env: own::connect::run::Env {
+                    own: state.own.clone(),
+                    faults: state.faults.clone(),
+                },
             };
             (own::handle(&state.own, request).await, injected)
         }

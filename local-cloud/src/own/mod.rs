@@ -1,19 +1,28 @@
 //! The services this emulator answers itself because moto lacks them or breaks the Rust SDK on
-//! them: Lex V2 (model building and runtime, signing name `lex`), Amazon Connect (`connect`)
-//! and Lambda's Invoke (`lambda`: the rest of Lambda goes on to moto). One module per service,
+//! them: Lex V2 (model building and runtime, signing name `lex`), Amazon Connect (`connect`) and
+//! its Participant Service (`execute-api`), and Lambda's Invoke (`lambda`: the rest of Lambda goes on to moto). One module per service,
 //! each with its routes, its in-memory state and its wire shapes; this file only dispatches by
 //! signing name.
 
 pub mod connect;
 pub mod lambda;
 pub mod lex;
+pub mod participant;
 
 use crate::protocol::Call;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Response, StatusCode};
 
 /// Signing names of the services implemented here rather than forwarded to moto.
-pub const OWN_SERVICES: &[&str] = &["lex", "connect", "lambda"];
+/// (`execute-api` is the Connect Participant Service's.)
+pub const OWN_SERVICES: &[&str] = &["lex", "connect", "lambda", "execute-api"];
+
+/// The signing name of a request that carries none: the Connect Participant Service's calls
+/// are authorized by their `X-Amz-Bearer` token and may come unsigned.
+pub fn unsigned_service(path: &str) -> Option<String> {
+    path.starts_with("/participant/")
+        .then(|| "execute-api".to_string())
+}
 
 pub fn is_own(service: &str) -> bool {
     OWN_SERVICES.contains(&service)
@@ -26,6 +35,7 @@ pub fn operation_of(service: &str, method: &Method, path: &str) -> Option<&'stat
         "lex" => lex::operation_of(method, path),
         "connect" => connect::operation_of(method, path),
         "lambda" => lambda::operation_of(method, path),
+        "execute-api" => participant::operation_of(method, path),
         _ => None,
     }
 }
@@ -65,6 +75,8 @@ pub struct Request<'a> {
     /// Where moto is, for a service that answers some operations itself and forwards the rest.
     pub client: &'a reqwest::Client,
     pub moto_url: &'a str,
+    /// The emulator as a contact flow run needs it (a chat started here runs in its own task).
+    pub env: connect::run::Env,
 }
 
 /// Whether an injected fault with this `code` is carried out by the own service (the call is
@@ -83,6 +95,7 @@ pub async fn handle(own: &Own, request: Request<'_>) -> Response<Body> {
         "lex" => own.lex.handle(request, &own.lambda).await,
         "connect" => own.connect.handle(request, &own.lex).await,
         "lambda" => own.lambda.handle(request).await,
+        "execute-api" => participant::handle(request).await,
         _ => not_implemented(request.call),
     }
 }

@@ -233,6 +233,12 @@ pub async fn retag(
     Ok(())
 }
 
+/// What the flow says after a reset (how `resetpw call` knows a contact ended fulfilled).
+pub const GOODBYE: &str = "Your new password is on its way to the phone number on record. Goodbye.";
+/// What the flow says when no agent can take the contact.
+pub const CALL_BACK_LATER: &str =
+    "Sorry, no one can take your call right now. Please call back later.";
+
 /// What the flow says and where it sends callers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowInputs {
@@ -248,9 +254,12 @@ fn message(id: &str, text: &str, next: &str) -> Value {
 }
 
 /// The password-reset flow: greeting → the bot (with the caller's number and the contact id as
-/// session attributes) → on ResetPW, `fulfilled` → goodbye; anything else (another intent, a
-/// timeout, an error, another outcome) → the agent queue → at capacity or on error, "call back
-/// later". Every path ends in a disconnect.
+/// session attributes) → on ResetPW, `fulfilled` → goodbye; anything else (another intent, an
+/// error, another outcome) → the agent queue → at capacity or on error, "call back later".
+/// Every path ends in a disconnect. Laid out as the console exports flows: each block's
+/// NextAction is its NoMatchingError (Compare: NoMatchingCondition) target, and only the error
+/// branches AWS documents for each action (the Lex block: NoMatchingCondition and
+/// NoMatchingError).
 pub fn flow_content(f: &FlowInputs) -> Value {
     json!({
         "Version": "2019-10-30",
@@ -267,7 +276,6 @@ pub fn flow_content(f: &FlowInputs) -> Value {
                  "Conditions": [{"NextAction": "check-outcome",
                                  "Condition": {"Operator": "Equals", "Operands": [INTENT]}}],
                  "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "set-queue"},
-                            {"ErrorType": "InputTimeLimitExceeded", "NextAction": "set-queue"},
                             {"ErrorType": "NoMatchingError", "NextAction": "set-queue"}]}},
             {"Identifier": "check-outcome", "Type": "Compare",
              "Parameters": {"ComparisonValue": OUTCOME_ATTRIBUTE},
@@ -275,7 +283,7 @@ pub fn flow_content(f: &FlowInputs) -> Value {
                  "Conditions": [{"NextAction": "goodbye",
                                  "Condition": {"Operator": "Equals", "Operands": ["fulfilled"]}}],
                  "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "set-queue"}]}},
-            message("goodbye", "Your new password is on its way to the phone number on record. Goodbye.", "disconnect"),
+            message("goodbye", GOODBYE, "disconnect"),
             {"Identifier": "set-queue", "Type": "UpdateContactTargetQueue",
              "Parameters": {"QueueId": f.queue_arn},
              "Transitions": {"NextAction": "to-queue",
@@ -284,32 +292,40 @@ pub fn flow_content(f: &FlowInputs) -> Value {
              "Transitions": {"NextAction": "call-back-later",
                  "Errors": [{"ErrorType": "QueueAtCapacity", "NextAction": "call-back-later"},
                             {"ErrorType": "NoMatchingError", "NextAction": "call-back-later"}]}},
-            message("call-back-later", "Sorry, no one can take your call right now. Please call back later.", "disconnect"),
+            message("call-back-later", CALL_BACK_LATER, "disconnect"),
             {"Identifier": "disconnect", "Type": "DisconnectParticipant", "Parameters": {},
              "Transitions": {}}
         ]
     })
 }
 
-/// The errors each non-terminal action type of the generated flow must branch on.
-fn required_errors(action_type: &str) -> Option<&'static [&'static str]> {
+/// The error branches each action type of the generated flow may have (none is demanded:
+/// Connect does not), and whether it may branch on Conditions; `None` for a type resetpw does not
+/// generate.
+fn branches_of(action_type: &str) -> Option<(&'static [&'static str], bool)> {
     Some(match action_type {
-        "MessageParticipant" | "UpdateContactTargetQueue" => &["NoMatchingError"],
-        "ConnectParticipantWithLexBot" => &[
-            "NoMatchingError",
-            "NoMatchingCondition",
-            "InputTimeLimitExceeded",
-        ],
-        "Compare" => &["NoMatchingCondition"],
-        "TransferContactToQueue" => &["QueueAtCapacity", "NoMatchingError"],
-        "DisconnectParticipant" => &[],
+        "MessageParticipant" | "UpdateContactTargetQueue" | "UpdateContactAttributes" => {
+            (&["NoMatchingError"], false)
+        }
+        "ConnectParticipantWithLexBot" => (&["NoMatchingError", "NoMatchingCondition"], true),
+        "Compare" => (&["NoMatchingCondition"], true),
+        "TransferContactToQueue" => (&["QueueAtCapacity", "NoMatchingError"], false),
+        "UpdateFlowLoggingBehavior" => (&[], false),
+        "DisconnectParticipant" => (&[], false),
         _ => return None,
     })
 }
 
-/// Checks a flow before any call: identifiers valid and unique, StartAction and every
-/// NextAction exist, known types with their error branches, at most 250 actions. Returns the
-/// problems, empty when it is fine.
+/// Characters Connect does not allow in an action identifier.
+const FORBIDDEN_ID_CHARS: &[char] = &[
+    '%', ':', '(', '\\', '/', ')', '=', '$', ',', ';', '[', ']', '{', '}',
+];
+
+/// Checks a flow before any call, by the rules Connect applies to published flows: identifiers
+/// unique, 1-50 characters, none of `% : ( \ / ) = $ , ; [ ] { }`; StartAction and every
+/// NextAction name actions; types resetpw generates, each error branch one its action can take;
+/// a disconnect with empty Transitions; at most 250 actions. Returns the problems, empty when it
+/// is fine.
 pub fn check_flow(flow: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let actions = flow["Actions"].as_array().cloned().unwrap_or_default();
@@ -325,14 +341,10 @@ pub fn check_flow(flow: &Value) -> Vec<String> {
     let mut ids = std::collections::BTreeSet::new();
     for a in &actions {
         let id = a["Identifier"].as_str().unwrap_or_default();
-        let valid = !id.is_empty()
-            && id.len() <= 50
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let valid = !id.is_empty() && id.chars().count() <= 50 && !id.contains(FORBIDDEN_ID_CHARS);
         if !valid {
             problems.push(format!(
-                "action identifier `{id}` is not valid (1-50 letters, digits, `-`, `_`)"
+                "action identifier `{id}` is not valid (1-50 characters, none of % : ( \\ / ) = $ , ; [ ] {{ }})"
             ));
         }
         if !ids.insert(id.to_string()) {
@@ -350,20 +362,39 @@ pub fn check_flow(flow: &Value) -> Vec<String> {
         let id = a["Identifier"].as_str().unwrap_or_default();
         let kind = a["Type"].as_str().unwrap_or_default();
         let t = &a["Transitions"];
-        let Some(required) = required_errors(kind) else {
+        let Some((allowed, branches)) = branches_of(kind) else {
             problems.push(format!("action `{id}` has an unknown type `{kind}`"));
             continue;
         };
         if kind == "DisconnectParticipant" {
+            if t.as_object().is_some_and(|o| !o.is_empty()) {
+                problems.push(format!(
+                    "action `{id}` ends the flow: its Transitions must be empty"
+                ));
+            }
             continue;
+        }
+        let conditions = t["Conditions"].as_array().cloned().unwrap_or_default();
+        if !branches && !conditions.is_empty() {
+            problems.push(format!("action `{id}` ({kind}) cannot have Conditions"));
         }
         let mut targets: Vec<&Value> = vec![&t["NextAction"]];
         for c in t["Conditions"].as_array().into_iter().flatten() {
             targets.push(&c["NextAction"]);
         }
-        let errors = t["Errors"].as_array().cloned().unwrap_or_default();
-        for e in &errors {
+        for e in t["Errors"].as_array().into_iter().flatten() {
             targets.push(&e["NextAction"]);
+            let error = e["ErrorType"].as_str().unwrap_or_default();
+            if !allowed.contains(&error) {
+                problems.push(format!(
+                    "action `{id}` ({kind}) has no error {error} (its errors: {})",
+                    if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ));
+            }
         }
         for target in targets {
             if !exists(target) {
@@ -371,11 +402,6 @@ pub fn check_flow(flow: &Value) -> Vec<String> {
                     "action `{id}` goes to `{}`, which is not an action of the flow",
                     target.as_str().unwrap_or_default()
                 ));
-            }
-        }
-        for r in required {
-            if !errors.iter().any(|e| e["ErrorType"] == *r) {
-                problems.push(format!("action `{id}` has no branch for the error {r}"));
             }
         }
     }
@@ -466,18 +492,72 @@ mod tests {
     fn the_checker_names_dangling_targets_missing_branches_and_bad_ids() {
         let mut flow = flow_content(&inputs());
         flow["Actions"][0]["Transitions"]["NextAction"] = json!("nowhere");
-        flow["Actions"][4]["Transitions"]["Errors"] = json!([]);
-        flow["Actions"][5]["Identifier"] = json!("bad id!");
+        flow["Actions"][4]["Transitions"]["Errors"] =
+            json!([{"ErrorType": "InputTimeLimitExceeded", "NextAction": "disconnect"}]);
+        flow["Actions"][5]["Identifier"] = json!("bad/id");
         let problems = check_flow(&flow).join("\n");
         assert!(
             problems.contains("`greeting` goes to `nowhere`"),
             "{problems}"
         );
         assert!(
-            problems.contains("`set-queue` has no branch for the error NoMatchingError"),
+            problems.contains(
+                "`set-queue` (UpdateContactTargetQueue) has no error InputTimeLimitExceeded"
+            ),
             "{problems}"
         );
-        assert!(problems.contains("`bad id!` is not valid"), "{problems}");
+        assert!(problems.contains("`bad/id` is not valid"), "{problems}");
+        // Branches are not demanded, and free-text identifiers are Connect's own habit.
+        let mut flow = flow_content(&inputs());
+        flow["Actions"][0]["Transitions"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Errors");
+        flow["Actions"][7]["Identifier"] = json!("End the call.");
+        for a in flow["Actions"].as_array_mut().unwrap() {
+            let t = &mut a["Transitions"];
+            if t.get("NextAction").is_some_and(|n| n == "disconnect") {
+                t["NextAction"] = json!("End the call.");
+            }
+            let errors = t.get_mut("Errors").and_then(Value::as_array_mut);
+            for e in errors.into_iter().flatten() {
+                if e["NextAction"] == "disconnect" {
+                    e["NextAction"] = json!("End the call.");
+                }
+            }
+        }
+        assert_eq!(check_flow(&flow), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_generated_flow_is_laid_out_as_the_console_exports() {
+        let flow = flow_content(&inputs());
+        // Console exports: a Lex block's NextAction is its NoMatchingError target, a Compare's
+        // its NoMatchingCondition target.
+        for (kind, default) in [
+            ("ConnectParticipantWithLexBot", "NoMatchingError"),
+            ("Compare", "NoMatchingCondition"),
+        ] {
+            let a = flow["Actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["Type"] == kind)
+                .unwrap();
+            let t = &a["Transitions"];
+            let e = t["Errors"]
+                .as_array()
+                .and_then(|e| e.iter().find(|e| e["ErrorType"] == default))
+                .unwrap_or_else(|| panic!("{kind} has {default}"));
+            assert_eq!(t["NextAction"], e["NextAction"], "{kind}");
+        }
+        let lex = flow["Actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["Type"] == "ConnectParticipantWithLexBot")
+            .unwrap();
+        assert!(!lex.to_string().contains("InputTimeLimitExceeded"));
     }
 
     #[test]

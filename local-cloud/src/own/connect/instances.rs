@@ -348,6 +348,11 @@ mod tests {
             now: Instant::now(),
             delay: Duration::from_millis(delay_ms),
             lex,
+            env: Box::leak(Box::new(crate::own::connect::run::Env {
+                own: std::sync::Arc::default(),
+                faults: std::sync::Arc::default(),
+            })),
+            app: None,
         }
     }
 

@@ -10,10 +10,15 @@
 //! `LOCAL_CLOUD_CONNECT_DELAY_MS` milliseconds (default 200), computed when read: no timers.
 
 mod bots;
+pub mod calls;
+pub mod chat;
+pub mod contacts;
 mod flows;
 mod instances;
 mod numbers;
-mod validate;
+mod paths;
+pub mod run;
+pub mod validate;
 
 use super::{lex::Lex, Request};
 use axum::body::Body;
@@ -86,8 +91,8 @@ impl ApiError {
     fn into_response(self) -> Response<Body> {
         let (code, status) = self.code_and_status();
         let body = match &self {
+            // The model's InvalidContactFlowException has only `problems`.
             ApiError::InvalidFlow(problems) => json!({
-                "Message": self.to_string(),
                 "problems": problems.iter().map(|m| json!({"message": m})).collect::<Vec<_>>(),
             }),
             other => json!({"Message": other.to_string()}),
@@ -227,6 +232,8 @@ const ROUTES: &[(&str, &str, &str, Handler)] = &[
         "ListFlowAssociations",
         numbers::list_flow_associations,
     ),
+    ("PUT", "/contact/chat", "StartChatContact", chat::start_chat),
+    ("GET", "/contacts/{}/{}", "DescribeContact", chat::describe),
     ("POST", "/tags/{}", "TagResource", tag_resource),
     ("DELETE", "/tags/{}", "UntagResource", untag_resource),
     ("GET", "/tags/{}", "ListTagsForResource", list_tags),
@@ -330,6 +337,10 @@ pub struct Ctx<'a> {
     pub delay: Duration,
     /// The Lex V2 state: AssociateBot / DisassociateBot change the alias's resource policy.
     pub lex: &'a Lex,
+    /// The emulator as a flow run needs it (StartChatContact starts one).
+    pub env: &'a run::Env,
+    /// The caller's SDK app id (a contact it starts is subject to fault rules with that app).
+    pub app: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -428,6 +439,8 @@ pub struct Store {
 pub struct Connect {
     store: Mutex<Store>,
     delay: Duration,
+    /// Voice calls and chats, with what their flows did.
+    pub contacts: contacts::Contacts,
 }
 
 impl Default for Connect {
@@ -446,7 +459,14 @@ impl Connect {
         Connect {
             store: Mutex::new(Store::default()),
             delay,
+            contacts: contacts::Contacts::default(),
         }
+    }
+
+    /// Reads or changes the state under its lock (never held across an await).
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut store)
     }
 
     /// `lex` is the Lex V2 state, which AssociateBot / DisassociateBot change (the alias's
@@ -490,6 +510,8 @@ impl Connect {
             now: Instant::now(),
             delay: self.delay,
             lex,
+            env: &request.env,
+            app: request.call.app.clone(),
         };
         let result = {
             let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());

@@ -183,6 +183,37 @@ impl Lex {
         }
     }
 
+    /// RecognizeText from inside the emulator (a contact flow's Lex block): the runtime's JSON
+    /// answer, or its error.
+    pub async fn recognize_text(
+        &self,
+        lambda: &Lambda,
+        bot: &str,
+        alias: &str,
+        locale: &str,
+        session: &str,
+        body: &Value,
+    ) -> Result<Value, LexError> {
+        let route = runtime::Route {
+            operation: "RecognizeText",
+            bot: bot.into(),
+            alias: alias.into(),
+            locale: locale.into(),
+            session: session.into(),
+        };
+        let served = self
+            .models
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .served(&route.bot, &route.alias, &route.locale)?;
+        match runtime::execute(&self.sessions, lambda, &route, served, body).await? {
+            runtime::Answer::Json(v) => Ok(v),
+            runtime::Answer::Headers(_) => Err(LexError::Validation(
+                "RecognizeText answered no body".into(),
+            )),
+        }
+    }
+
     /// What Connect's AssociateBot / DisassociateBot do to the bot alias's resource policy:
     /// with `add`, a statement letting `connect.amazonaws.com` call lex:RecognizeText and
     /// lex:StartConversation on `alias_arn` under the conditions AWS:SourceAccount = `account`

@@ -1,0 +1,354 @@
+//! `resetpw call`: calls the stack's deployed line end to end — the claimed number, the
+//! published flow, the bot, the function — and says how the contact ended.
+//!
+//! Against the local cloud (its control API answers at the configured endpoint) it is a voice
+//! call: the local cloud rings the stack's claimed number from `--from`, the flow associated with
+//! it runs, and the caller's turns are the `--say` texts. Against AWS, which has no API that
+//! places an inbound test call, it is a chat contact through the stack's flow (see
+//! [`crate::chat_contact`]). Either way the transcript is printed (what the caller heard and
+//! said), and the contact ends:
+//! - `fulfilled`: disconnected by the flow after its goodbye (the reset was done);
+//! - `queued`: handed to the agent queue;
+//! - `ended`: any other end (the call-back-later message, the caller hung up first).
+//!
+//! Exit code: 0 when it ended as `--expect` says (default `fulfilled`), 3 when it ended
+//! otherwise, 1 on errors (no line deployed, the call not answered, a flow error). Nothing
+//! secret is printed: no session attributes, no code hook data.
+
+use crate::cli::{CallArgs, Channel, Cli, Expect, Output};
+use crate::commands::{context, progress_for};
+use crate::engine;
+use crate::resources::{self, connect};
+use crate::stack;
+use anyhow::{anyhow, bail, Context as _};
+use serde_json::{json, Value};
+use std::io::{BufRead, IsTerminal};
+use std::time::Duration;
+
+pub const EXIT_AS_EXPECTED: u8 = 0;
+pub const EXIT_OTHERWISE: u8 = 3;
+
+/// Who said a line of the transcript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    /// The flow's own prompts.
+    Flow,
+    /// The bot.
+    Bot,
+    /// The caller.
+    Caller,
+}
+
+impl Speaker {
+    fn label(self) -> &'static str {
+        match self {
+            Speaker::Flow => "line",
+            Speaker::Bot => "bot",
+            Speaker::Caller => "you",
+        }
+    }
+}
+
+/// How a contact ended, as the line's side tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum End {
+    /// Disconnected by the flow, after this block (when known).
+    Disconnected(Option<String>),
+    /// The caller left (hung up, or ran out of turns) while the line waited for them.
+    CallerLeft,
+    /// Waiting in this queue for an agent.
+    Queued(String),
+}
+
+/// A finished contact.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub channel: &'static str,
+    pub contact_id: String,
+    pub transcript: Vec<(Speaker, String)>,
+    pub end: End,
+}
+
+impl Contact {
+    /// fulfilled, queued or ended.
+    pub fn outcome(&self) -> Expect {
+        match &self.end {
+            End::Queued(_) => Expect::Queued,
+            End::Disconnected(_)
+                if self
+                    .transcript
+                    .iter()
+                    .any(|(s, t)| *s != Speaker::Caller && t == connect::GOODBYE) =>
+            {
+                Expect::Fulfilled
+            }
+            _ => Expect::Ended,
+        }
+    }
+
+    fn end_text(&self) -> String {
+        match &self.end {
+            End::Disconnected(Some(after)) => format!("disconnected by the line after `{after}`"),
+            End::Disconnected(None) => "disconnected by the line".into(),
+            End::CallerLeft => "the caller left before the line was done".into(),
+            End::Queued(q) => format!("queued for an agent in {q}"),
+        }
+    }
+
+    fn to_json(&self, from: Option<&str>, to: &str) -> Value {
+        let transcript: Vec<Value> = self
+            .transcript
+            .iter()
+            .map(|(s, t)| json!({"speaker": s.label(), "text": t}))
+            .collect();
+        let end = match &self.end {
+            End::Disconnected(after) => json!({"state": "disconnected", "after": after}),
+            End::CallerLeft => json!({"state": "disconnected", "by": "caller"}),
+            End::Queued(q) => json!({"state": "queued", "queue": q}),
+        };
+        json!({
+            "channel": self.channel,
+            "contact_id": self.contact_id,
+            "from": from,
+            "to": to,
+            "transcript": transcript,
+            "end": end,
+            "outcome": self.outcome().as_str(),
+        })
+    }
+}
+
+/// The endpoint the SDK is pointed at, when it is the local cloud (its control API answers).
+async fn local_cloud() -> Option<String> {
+    let url = std::env::var("AWS_ENDPOINT_URL_CONNECT")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .ok()?;
+    let url = url.trim_end_matches('/').to_string();
+    let health = reqwest::Client::new()
+        .get(format!("{url}/_localcloud/health"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    health.status().is_success().then_some(url)
+}
+
+/// The caller's turns: `--say`, else the lines of standard input (read to its end first; on a
+/// terminal, with a prompt).
+fn turns(args: &CallArgs) -> anyhow::Result<Vec<String>> {
+    if !args.say.is_empty() {
+        return Ok(args.say.clone());
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("What the caller says, one turn per line; end with Ctrl-D to place the call:");
+    }
+    let mut out = Vec::new();
+    for line in stdin.lock().lines() {
+        let line = line.context("cannot read standard input")?;
+        if !line.trim().is_empty() {
+            out.push(line);
+        }
+    }
+    Ok(out)
+}
+
+/// The voice call through the local cloud's control API.
+async fn voice(url: &str, from: &str, to: &str, say: &[String]) -> anyhow::Result<Contact> {
+    let answer = reqwest::Client::new()
+        .post(format!("{url}/_localcloud/connect/calls"))
+        // The SDK app id, as the local cloud's fault rules and call record know the tool's calls.
+        .json(&json!({"from": from, "to": to, "say": say,
+                      "app": std::env::var("AWS_SDK_UA_APP_ID").ok()}))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the local cloud at {url}"))?;
+    let status = answer.status();
+    let body: Value = answer
+        .json()
+        .await
+        .context("the local cloud's answer is not JSON")?;
+    if !status.is_success() {
+        bail!(
+            "the local cloud could not place the call: {}",
+            body["error"].as_str().unwrap_or("no reason given")
+        );
+    }
+    contact_of_voice(&body)
+}
+
+/// A finished voice contact from the control API's answer.
+pub fn contact_of_voice(body: &Value) -> anyhow::Result<Contact> {
+    let transcript = body["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let speaker = match l["speaker"].as_str() {
+                Some("bot") => Speaker::Bot,
+                Some("customer") => Speaker::Caller,
+                _ => Speaker::Flow,
+            };
+            (speaker, l["text"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    let d = &body["disposition"];
+    let end = match (d["state"].as_str(), d["by"].as_str()) {
+        (Some("queued"), _) => End::Queued(d["queue_name"].as_str().unwrap_or_default().into()),
+        (Some("disconnected"), Some("customer")) => End::CallerLeft,
+        (Some("disconnected"), _) => End::Disconnected(d["after"].as_str().map(str::to_string)),
+        (Some("failed"), _) => bail!(
+            "the call was not answered: {}",
+            d["message"].as_str().unwrap_or("no reason given")
+        ),
+        _ => bail!(
+            "the contact flow stopped with an error: {}",
+            d["message"].as_str().unwrap_or("no reason given")
+        ),
+    };
+    Ok(Contact {
+        channel: "voice",
+        contact_id: body["contact_id"].as_str().unwrap_or_default().into(),
+        transcript,
+        end,
+    })
+}
+
+pub async fn run(cli: &Cli, args: &CallArgs) -> anyhow::Result<u8> {
+    let loaded = stack::load(&args.file.file)?;
+    if loaded.stack.connect.is_none() {
+        bail!(
+            "the stack `{}` has no `connect` section: there is no line to call",
+            loaded.stack.name
+        );
+    }
+    let cx = context(
+        cli,
+        &loaded,
+        false,
+        Duration::from_secs(60),
+        progress_for(cli.progress),
+    )
+    .await?;
+    let outputs = engine::live_outputs(&cx, &resources::for_stack(&loaded))
+        .await
+        .map_err(|e| anyhow!("could not read the stack's line: {e}"))?;
+    let number = outputs
+        .get(&format!("{}.number", connect::phone_number::ID))
+        .cloned()
+        .ok_or_else(|| {
+            anyhow!(
+                "the stack `{}` has no claimed phone number in {}: run `resetpw up` first",
+                cx.stack,
+                cx.region
+            )
+        })?;
+    let say = turns(args)?;
+    let local = local_cloud().await;
+    let channel = match (args.channel, &local) {
+        (Channel::Auto, Some(_)) | (Channel::Voice, Some(_)) => Channel::Voice,
+        (Channel::Voice, None) => bail!(
+            "a voice call needs the local cloud (AWS has no API that places an inbound test call): use --channel chat"
+        ),
+        _ => Channel::Chat,
+    };
+    let contact = match (channel, local) {
+        (Channel::Voice, Some(url)) => voice(&url, &args.from, &number, &say).await?,
+        _ => {
+            let instance = outputs
+                .get(&format!("{}.instance_id", connect::flow::ID))
+                .cloned()
+                .ok_or_else(|| {
+                    anyhow!("the stack's contact flow does not exist: run `resetpw up` first")
+                })?;
+            let flow = outputs
+                .get(&format!("{}.id", connect::flow::ID))
+                .cloned()
+                .unwrap_or_default();
+            crate::chat_contact::run(&cx, &instance, &flow, &say).await?
+        }
+    };
+    let from = (contact.channel == "voice").then_some(args.from.as_str());
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&contact.to_json(from, &number))?
+        ),
+        Output::Text => {
+            match from {
+                Some(from) => println!("Calling {number} from {from}:"),
+                None => println!("Chat through the flow of {number}:"),
+            }
+            for (speaker, text) in &contact.transcript {
+                println!("{}: {text}", speaker.label());
+            }
+            println!(
+                "-- {} ({}), contact {}",
+                contact.outcome().as_str(),
+                contact.end_text(),
+                contact.contact_id
+            );
+        }
+    }
+    Ok(if contact.outcome() == args.expect {
+        EXIT_AS_EXPECTED
+    } else {
+        EXIT_OTHERWISE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(end: End, lines: &[(Speaker, &str)]) -> Contact {
+        Contact {
+            channel: "voice",
+            contact_id: "c".into(),
+            transcript: lines.iter().map(|(s, t)| (*s, t.to_string())).collect(),
+            end,
+        }
+    }
+
+    #[test]
+    fn only_a_disconnect_after_the_goodbye_is_fulfilled() {
+        let bye = [(Speaker::Flow, connect::GOODBYE)];
+        assert_eq!(
+            contact(End::Disconnected(None), &bye).outcome(),
+            Expect::Fulfilled
+        );
+        assert_eq!(
+            contact(End::Disconnected(None), &[]).outcome(),
+            Expect::Ended
+        );
+        assert_eq!(contact(End::CallerLeft, &bye).outcome(), Expect::Ended);
+        assert_eq!(
+            contact(End::Queued("BasicQueue".into()), &bye).outcome(),
+            Expect::Queued
+        );
+        // The caller saying the goodbye text proves nothing.
+        let said = [(Speaker::Caller, connect::GOODBYE)];
+        assert_eq!(
+            contact(End::Disconnected(None), &said).outcome(),
+            Expect::Ended
+        );
+    }
+
+    #[test]
+    fn the_control_apis_answer_becomes_a_contact() {
+        let body = json!({"contact_id": "c-1", "transcript": [
+            {"speaker": "flow", "text": "Welcome."}, {"speaker": "customer", "text": "hi"},
+            {"speaker": "bot", "text": "What is your user ID?"}],
+            "disposition": {"state": "queued", "queue_name": "BasicQueue"}});
+        let c = contact_of_voice(&body).unwrap();
+        assert_eq!(c.end, End::Queued("BasicQueue".into()));
+        assert_eq!(c.transcript[1], (Speaker::Caller, "hi".to_string()));
+        let failed = json!({"disposition": {"state": "failed", "message": "no flow"}});
+        assert!(contact_of_voice(&failed)
+            .unwrap_err()
+            .to_string()
+            .contains("no flow"));
+        let left = json!({"disposition": {"state": "disconnected", "by": "customer"}});
+        assert_eq!(contact_of_voice(&left).unwrap().end, End::CallerLeft);
+    }
+}
