@@ -174,6 +174,9 @@ pub fn schema() -> String {
 
 fn validate(file: &Path) -> anyhow::Result<u8> {
     let loaded = stack::load(file)?;
+    for warning in stack::warnings(&loaded) {
+        eprintln!("warning: {warning}");
+    }
     let sections = sections(&loaded);
     println!(
         "{}: stack `{}` is valid ({})",
@@ -197,6 +200,8 @@ fn sections(loaded: &Loaded) -> Vec<&'static str> {
         ("fulfillment", s.fulfillment.is_some()),
         ("bot", s.bot.is_some()),
         ("connect", s.connect.is_some()),
+        ("verification", s.verification.is_some()),
+        ("notify", s.notify.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, present)| present.then_some(name))

@@ -28,10 +28,111 @@ struct Seen {
     /// Slot name → (slot type id, required, prompt present).
     slots: BTreeMap<String, (String, bool, bool)>,
     priorities: Vec<String>,
+    /// Slot name → its obfuscationSettingType (ResetPW's slots).
+    obfuscation: BTreeMap<String, Option<String>>,
+    /// Slot name → its prompt's text (ResetPW's slots).
+    prompts: BTreeMap<String, String>,
+    /// The UnlockAccount intent, read like ResetPW.
+    unlock: Option<SeenIntent>,
     month_id: Option<String>,
+    /// The OneTimeCode slot type: (id, parent, resolution strategy, regex pattern).
+    code_type: Option<(String, Option<String>, Option<String>, Option<String>)>,
     versions: Vec<String>,
     /// Aliases other than the test alias: (id, name, version, code hook ARN).
     aliases: Vec<(String, String, String, Option<String>)>,
+}
+
+/// One intent as the SDK sees it.
+#[derive(Debug, Default, Clone)]
+struct SeenIntent {
+    utterances: Vec<String>,
+    hooks: (bool, bool),
+    /// Slot name → (slot type id, required, prompt present).
+    slots: BTreeMap<String, (String, bool, bool)>,
+    priorities: Vec<String>,
+    /// Slot name → its obfuscationSettingType.
+    obfuscation: BTreeMap<String, Option<String>>,
+    /// Slot name → its prompt's text.
+    prompts: BTreeMap<String, String>,
+}
+
+async fn seen_intent(
+    lex: &aws_sdk_lexmodelsv2::Client,
+    bot_id: &str,
+    intent_id: &str,
+) -> SeenIntent {
+    let mut s = SeenIntent::default();
+    let i = lex
+        .describe_intent()
+        .bot_id(bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_id(intent_id)
+        .send()
+        .await
+        .unwrap();
+    s.utterances = i
+        .sample_utterances()
+        .iter()
+        .map(|u| u.utterance().to_string())
+        .collect();
+    s.hooks = (
+        i.dialog_code_hook().is_some_and(|h| h.enabled()),
+        i.fulfillment_code_hook().is_some_and(|h| h.enabled()),
+    );
+    let slots = lex
+        .list_slots()
+        .bot_id(bot_id)
+        .bot_version("DRAFT")
+        .locale_id("en_US")
+        .intent_id(intent_id)
+        .send()
+        .await
+        .unwrap();
+    let mut names = BTreeMap::new();
+    for summary in slots.slot_summaries() {
+        let slot = lex
+            .describe_slot()
+            .bot_id(bot_id)
+            .bot_version("DRAFT")
+            .locale_id("en_US")
+            .intent_id(intent_id)
+            .slot_id(summary.slot_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let setting = slot.value_elicitation_setting().unwrap();
+        let name = slot.slot_name().unwrap().to_string();
+        names.insert(slot.slot_id().unwrap().to_string(), name.clone());
+        s.slots.insert(
+            name.clone(),
+            (
+                slot.slot_type_id().unwrap().to_string(),
+                setting.slot_constraint().as_str() == "Required",
+                setting
+                    .prompt_specification()
+                    .is_some_and(|p| !p.message_groups().is_empty() && p.max_retries() > 0),
+            ),
+        );
+        s.obfuscation.insert(
+            name.clone(),
+            slot.obfuscation_setting()
+                .map(|o| o.obfuscation_setting_type().as_str().to_string()),
+        );
+        if let Some(text) = setting
+            .prompt_specification()
+            .and_then(|p| p.message_groups().first())
+            .and_then(|g| g.message()?.plain_text_message())
+        {
+            s.prompts.insert(name, text.value().to_string());
+        }
+    }
+    s.priorities = i
+        .slot_priorities()
+        .iter()
+        .map(|p| names[p.slot_id()].clone())
+        .collect();
+    s
 }
 
 async fn lex() -> aws_sdk_lexmodelsv2::Client {
@@ -122,6 +223,31 @@ async fn seen(stack: &str) -> Seen {
                 .collect();
             s.month_id = Some(id);
         }
+        if let Some(t) = types
+            .slot_type_summaries()
+            .iter()
+            .find(|t| t.slot_type_name() == Some("OneTimeCode"))
+        {
+            let id = t.slot_type_id().unwrap().to_string();
+            let t = lex
+                .describe_slot_type()
+                .bot_id(&bot_id)
+                .bot_version("DRAFT")
+                .locale_id("en_US")
+                .slot_type_id(&id)
+                .send()
+                .await
+                .unwrap();
+            let selection = t.value_selection_setting();
+            s.code_type = Some((
+                id,
+                t.parent_slot_type_signature().map(str::to_string),
+                selection.map(|v| v.resolution_strategy().as_str().to_string()),
+                selection
+                    .and_then(|v| v.regex_filter())
+                    .map(|r| r.pattern().to_string()),
+            ));
+        }
         let intents = lex
             .list_intents()
             .bot_id(&bot_id)
@@ -130,72 +256,25 @@ async fn seen(stack: &str) -> Seen {
             .send()
             .await
             .unwrap();
-        if let Some(i) = intents
-            .intent_summaries()
-            .iter()
-            .find(|i| i.intent_name() == Some("ResetPW"))
-        {
-            let intent_id = i.intent_id().unwrap().to_string();
-            let i = lex
-                .describe_intent()
-                .bot_id(&bot_id)
-                .bot_version("DRAFT")
-                .locale_id("en_US")
-                .intent_id(&intent_id)
-                .send()
-                .await
-                .unwrap();
-            s.utterances = i
-                .sample_utterances()
+        let intent_id = |name: &str| {
+            intents
+                .intent_summaries()
                 .iter()
-                .map(|u| u.utterance().to_string())
-                .collect();
-            s.hooks = (
-                i.dialog_code_hook().is_some_and(|h| h.enabled()),
-                i.fulfillment_code_hook().is_some_and(|h| h.enabled()),
-            );
-            let slots = lex
-                .list_slots()
-                .bot_id(&bot_id)
-                .bot_version("DRAFT")
-                .locale_id("en_US")
-                .intent_id(&intent_id)
-                .send()
-                .await
-                .unwrap();
-            let mut names = BTreeMap::new();
-            for summary in slots.slot_summaries() {
-                let slot = lex
-                    .describe_slot()
-                    .bot_id(&bot_id)
-                    .bot_version("DRAFT")
-                    .locale_id("en_US")
-                    .intent_id(&intent_id)
-                    .slot_id(summary.slot_id().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-                let setting = slot.value_elicitation_setting().unwrap();
-                names.insert(
-                    slot.slot_id().unwrap().to_string(),
-                    slot.slot_name().unwrap().to_string(),
-                );
-                s.slots.insert(
-                    slot.slot_name().unwrap().to_string(),
-                    (
-                        slot.slot_type_id().unwrap().to_string(),
-                        setting.slot_constraint().as_str() == "Required",
-                        setting
-                            .prompt_specification()
-                            .is_some_and(|p| !p.message_groups().is_empty() && p.max_retries() > 0),
-                    ),
-                );
-            }
-            s.priorities = i
-                .slot_priorities()
-                .iter()
-                .map(|p| names[p.slot_id()].clone())
-                .collect();
+                .find(|i| i.intent_name() == Some(name))
+                .and_then(|i| i.intent_id())
+                .map(str::to_string)
+        };
+        if let Some(id) = intent_id("ResetPW") {
+            let i = seen_intent(&lex, &bot_id, &id).await;
+            s.utterances = i.utterances;
+            s.hooks = i.hooks;
+            s.slots = i.slots;
+            s.priorities = i.priorities;
+            s.obfuscation = i.obfuscation;
+            s.prompts = i.prompts;
+        }
+        if let Some(id) = intent_id("UnlockAccount") {
+            s.unlock = Some(seen_intent(&lex, &bot_id, &id).await);
         }
     }
     s.versions = lex
@@ -336,18 +415,49 @@ async fn up_builds_versions_and_aliases_the_bot_then_nothing_changes_and_down_re
     assert_eq!(s.utterances, DEFAULT_UTTERANCES);
     assert_eq!(s.hooks, (true, true));
     let month = s.month_id.clone().unwrap();
+    // The one-time code's type: AMAZON.AlphaNumeric restricted to six digits, as said.
+    let (code_type, parent, strategy, pattern) = s.code_type.clone().expect("OneTimeCode");
+    assert_eq!(parent.as_deref(), Some("AMAZON.AlphaNumeric"));
+    assert_eq!(strategy.as_deref(), Some("OriginalValue"));
+    assert_eq!(pattern.as_deref(), Some("[0-9]{6}"));
+    let slots = BTreeMap::from([
+        (
+            "UserID".to_string(),
+            ("AMAZON.AlphaNumeric".to_string(), true, true),
+        ),
+        ("DOB".to_string(), ("AMAZON.Date".to_string(), true, true)),
+        ("MonthStarted".to_string(), (month, true, true)),
+        ("Code".to_string(), (code_type, true, true)),
+    ]);
+    assert_eq!(s.slots, slots);
+    assert_eq!(s.priorities, ["UserID", "DOB", "MonthStarted", "Code"]);
     assert_eq!(
-        s.slots,
-        BTreeMap::from([
-            (
-                "UserID".to_string(),
-                ("AMAZON.AlphaNumeric".to_string(), true, true)
-            ),
-            ("DOB".to_string(), ("AMAZON.Date".to_string(), true, true)),
-            ("MonthStarted".to_string(), (month, true, true)),
-        ])
+        s.prompts.get("Code").map(String::as_str),
+        Some("I have sent a six-digit code by text message to the phone number we have on file. Please enter it on your keypad or say it.")
     );
-    assert_eq!(s.priorities, ["UserID", "DOB", "MonthStarted"]);
+    // Every answer is kept out of Lex's conversation logs.
+    let obfuscated: BTreeMap<String, Option<String>> = ["UserID", "DOB", "MonthStarted", "Code"]
+        .into_iter()
+        .map(|n| (n.to_string(), Some("DefaultObfuscation".to_string())))
+        .collect();
+    assert_eq!(s.obfuscation, obfuscated);
+    // The unlock-only intent: its own utterances, the same hooks, slots and order.
+    let unlock = s.unlock.clone().expect("the UnlockAccount intent");
+    assert_eq!(
+        unlock.utterances,
+        [
+            "I'm locked out",
+            "I am locked out",
+            "my account is locked",
+            "unlock my account",
+            "my account is locked out"
+        ]
+    );
+    assert!(!s.utterances.contains(&"I am locked out".to_string()));
+    assert_eq!(unlock.hooks, (true, true));
+    assert_eq!(unlock.slots, slots);
+    assert_eq!(unlock.priorities, s.priorities);
+    assert_eq!(unlock.obfuscation, obfuscated);
     assert_eq!(s.versions, ["1"]);
     assert_eq!(s.aliases.len(), 1);
     let (_, name, version, hook) = &s.aliases[0];
@@ -398,6 +508,93 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
+/// The stack file of a bot case with `verification.one_time_code` set.
+fn with_code(case: &Case, one_time_code: bool) -> std::path::PathBuf {
+    case.write_stack_with_function(&format!(
+        "{}verification:\n  one_time_code: {one_time_code}\n",
+        bot_section("Joanna", &DEFAULT_UTTERANCES)
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_one_time_code_there_is_no_code_slot_validate_warns_and_each_switch_converges()
+{
+    let case = Case::new("botcode");
+    let file = with_code(&case, false);
+    let f = path_str(&file);
+    let out = case.run(&["validate", "-f", f], 0);
+    let warning = stderr(&out);
+    assert!(
+        warning.contains("warning:")
+            && warning.contains("verification.one_time_code")
+            && warning.contains("social-engineered")
+            && warning.contains("SP 800-63B-4")
+            && warning.contains("AA23-320A"),
+        "{warning}"
+    );
+    case.run(&["up", "-f", f], 0);
+    let s = seen(&case.stack).await;
+    assert!(s.code_type.is_none(), "{s:?}");
+    assert!(!s.slots.contains_key("Code"), "{s:?}");
+    assert_eq!(s.priorities, ["UserID", "DOB", "MonthStarted"]);
+    let unlock = s.unlock.clone().expect("UnlockAccount");
+    assert!(!unlock.slots.contains_key("Code"));
+    assert_eq!(unlock.priorities, ["UserID", "DOB", "MonthStarted"]);
+    // Converged as it is.
+    let mark = case.mark().await;
+    case.run(&["up", "-f", f], 0);
+    assert_eq!(case.mutating_since(mark).await, Vec::<String>::new());
+
+    // Turned on: planned as the type and the slot on both intents, then made; no perpetual diff.
+    with_code(&case, true);
+    let out = case.run(&["validate", "-f", f], 0);
+    assert!(!stderr(&out).contains("warning:"), "{}", stderr(&out));
+    let out = case.run(&["diff", "-f", f, "--exit-code"], 2);
+    let plan = stdout(&out);
+    assert!(
+        plan.contains("slot_type OneTimeCode:")
+            && plan.contains("slot Code:")
+            && plan.contains("UnlockAccount slot Code:"),
+        "{plan}"
+    );
+    case.run(&["up", "-f", f], 0);
+    let s = seen(&case.stack).await;
+    assert!(s.code_type.is_some());
+    assert_eq!(s.priorities, ["UserID", "DOB", "MonthStarted", "Code"]);
+    assert_eq!(
+        s.unlock.clone().unwrap().priorities,
+        ["UserID", "DOB", "MonthStarted", "Code"]
+    );
+    let mark = case.mark().await;
+    case.run(&["up", "-f", f], 0);
+    assert_eq!(case.mutating_since(mark).await, Vec::<String>::new());
+    case.run(&["diff", "-f", f, "--exit-code"], 0);
+
+    // Off again: both slots and then the type are deleted, and the next diff is clean.
+    with_code(&case, false);
+    let mark = case.mark().await;
+    case.run(&["up", "-f", f], 0);
+    let lex_calls = lex_mutations(&case.mutating_since(mark).await);
+    assert_eq!(
+        lex_calls.iter().filter(|c| *c == "lex DeleteSlot").count(),
+        2,
+        "{lex_calls:?}"
+    );
+    assert_eq!(
+        lex_calls.last().map(String::as_str),
+        Some("lex UpdateBotAlias"),
+        "{lex_calls:?}"
+    );
+    assert!(lex_calls.contains(&"lex DeleteSlotType".to_string()));
+    let s = seen(&case.stack).await;
+    assert!(
+        s.code_type.is_none() && !s.slots.contains_key("Code"),
+        "{s:?}"
+    );
+    case.run(&["diff", "-f", f, "--exit-code"], 0);
+    case.run(&["down", "-f", f, "--yes"], 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_added_utterance_is_planned_versioned_and_aliased_and_three_versions_are_kept() {
     let case = Case::new("botutt");
@@ -409,7 +606,7 @@ async fn an_added_utterance_is_planned_versioned_and_aliased_and_three_versions_
         "new password please",
         "change my password",
         "I need a new password",
-        "unlock my account",
+        "my password expired",
     ];
 
     // One added utterance: diff names it, up rebuilds, makes version 2, moves the alias.
@@ -452,7 +649,7 @@ async fn an_added_utterance_is_planned_versioned_and_aliased_and_three_versions_
     assert_eq!(s.versions, ["3", "4", "5"]);
     assert_eq!(s.aliases.len(), 1);
     assert_eq!(s.aliases[0].2, "5");
-    assert_eq!(s.utterances.len(), 8);
+    assert_eq!(s.utterances.len(), 7);
     case.run(&["down", "-f", f, "--yes"], 0);
     assert!(seen(&case.stack).await.bots.is_empty());
 }

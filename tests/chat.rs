@@ -78,6 +78,7 @@ async fn chat_talks_to_the_deployed_bot_and_exits_by_the_outcome() {
     let user_id_prompt = resetpw::resources::lex::SLOTS[0].2;
     let dob_prompt = resetpw::resources::lex::SLOTS[1].2;
     let month_prompt = resetpw::resources::lex::SLOTS[2].2;
+    let code_prompt = resetpw::resources::lex::SLOTS[3].2;
 
     // A whole reset, as text: the caller's lines and the bot's, then the outcome; exit 0.
     let mut args = vec![
@@ -92,6 +93,7 @@ async fn chat_talks_to_the_deployed_bot_and_exits_by_the_outcome() {
         "jdoe",
         "march third nineteen ninety",
         "March",
+        "one two three four five six",
     ]);
     args.extend(script_says.iter().map(String::as_str));
     let out = case.run(&args, 0);
@@ -104,6 +106,8 @@ async fn chat_talks_to_the_deployed_bot_and_exits_by_the_outcome() {
         "you: march third nineteen ninety".to_string(),
         format!("bot: {month_prompt}"),
         "you: March".to_string(),
+        format!("bot: {code_prompt}"),
+        "you: one two three four five six".to_string(),
         "bot: Your password has been reset.".to_string(),
         "-- Fulfilled (ResetPW)".to_string(),
     ];
@@ -139,7 +143,8 @@ async fn chat_talks_to_the_deployed_bot_and_exits_by_the_outcome() {
             "I forgot my password",
             "jdoe",
             "march third nineteen ninety",
-            "March"
+            "March",
+            "one two three four five six"
         ],
         "{transcripts:?}"
     );
@@ -154,6 +159,8 @@ async fn chat_talks_to_the_deployed_bot_and_exits_by_the_outcome() {
     assert_eq!(slots["UserID"]["value"]["interpretedValue"], "jdoe");
     assert_eq!(slots["DOB"]["value"]["interpretedValue"], "1990-03-03");
     assert_eq!(slots["MonthStarted"]["value"]["interpretedValue"], "March");
+    // The spoken code, as the six digits the OneTimeCode type's pattern takes.
+    assert_eq!(slots["Code"]["value"]["interpretedValue"], "123456");
     assert_eq!(fulfil["bot"]["aliasName"], "live");
 
     // The same conversation as JSON: the transcript's shape.
@@ -169,30 +176,32 @@ async fn chat_talks_to_the_deployed_bot_and_exits_by_the_outcome() {
     assert_eq!(t["outcome"], "Fulfilled");
     assert_eq!(t["intent"], "ResetPW");
     let turns = t["turns"].as_array().expect("turns");
-    assert_eq!(turns.len(), 4);
+    assert_eq!(turns.len(), 5);
     assert_eq!(turns[0]["say"], "I forgot my password");
     assert_eq!(turns[0]["messages"], serde_json::json!([user_id_prompt]));
     assert_eq!(turns[0]["intent"], "ResetPW");
     assert_eq!(turns[0]["intent_state"], "InProgress");
     assert_eq!(turns[0]["dialog_action"], "ElicitSlot");
     assert_eq!(turns[3]["say"], "March");
-    assert_eq!(turns[3]["intent_state"], "Fulfilled");
-    assert_eq!(turns[3]["dialog_action"], "Close");
+    assert_eq!(turns[3]["messages"], serde_json::json!([code_prompt]));
+    assert_eq!(turns[4]["say"], "one two three four five six");
+    assert_eq!(turns[4]["intent_state"], "Fulfilled");
+    assert_eq!(turns[4]["dialog_action"], "Close");
     assert_eq!(
-        turns[3]["messages"],
+        turns[4]["messages"],
         serde_json::json!(["Your password has been reset."])
     );
     assert!(!stdout(&out).contains(SECRET_ATTRIBUTE));
 
     // The function fails the reset: exit 3, outcome Failed.
     let mut args = vec!["chat", "-f", f, "-o", "json"];
-    let failing = says(&["reset my password", "baduser", "1990-03-03", "3"]);
+    let failing = says(&["reset my password", "baduser", "1990-03-03", "3", "123456"]);
     args.extend(failing.iter().map(String::as_str));
     let out = case.run(&args, 3);
     let t: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(t["outcome"], "Failed");
     assert_eq!(
-        t["turns"][3]["messages"],
+        t["turns"][4]["messages"],
         serde_json::json!(["Sorry, I could not verify your identity."])
     );
 
@@ -234,12 +243,12 @@ async fn chat_talks_to_the_deployed_bot_and_exits_by_the_outcome() {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(b"I forgot my password\n\njdoe\n1990-03-03\nMar\n")
+        .write_all(b"I forgot my password\n\njdoe\n1990-03-03\nMar\n123 456\n")
         .expect("write stdin");
     let out = child.wait_with_output().expect("resetpw ends");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).ends_with("-- Fulfilled (ResetPW)\n"));
-    assert_eq!(stdout(&out).matches("you: ").count(), 4);
+    assert_eq!(stdout(&out).matches("you: ").count(), 5);
 
     // A bad --session-attribute: exit 1 before any call.
     let out = case.run(

@@ -195,6 +195,49 @@ async fn the_whole_stack_comes_up_converges_updates_the_greeting_and_down_needs_
         "{text_content}"
     );
     assert!(text_content.contains("Welcome to the help desk."));
+    // The flow as Connect holds it: a fulfilled unlock has its own goodbye, and the hand-off to
+    // the queue first copies what the line checked into contact attributes.
+    let action = |id: &str| -> Value {
+        content["Actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["Identifier"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no action {id} in {content}"))
+    };
+    let to_unlock = action("reset-bot")["Transitions"]["Conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Condition"]["Operands"] == json!(["UnlockAccount"]))
+        .map(|c| c["NextAction"].clone());
+    assert_eq!(to_unlock, Some(json!("check-unlock-outcome")), "{content}");
+    let unlock = action("check-unlock-outcome");
+    assert_eq!(
+        unlock["Parameters"]["ComparisonValue"],
+        "$.Lex.SessionAttributes.ResetOutcome"
+    );
+    let goodbye = unlock["Transitions"]["Conditions"][0]["NextAction"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        action(&goodbye)["Parameters"]["Text"],
+        "Your account is unlocked. Goodbye."
+    );
+    let handoff = action("set-handoff-attributes");
+    assert_eq!(handoff["Type"], "UpdateContactAttributes");
+    assert_eq!(
+        handoff["Parameters"]["Attributes"],
+        json!({"resetpw_verified": "$.Lex.SessionAttributes.resetpw_verified",
+               "resetpw_outcome": "$.Lex.SessionAttributes.resetpw_outcome"})
+    );
+    assert_eq!(handoff["Transitions"]["NextAction"], "set-queue");
+    assert_eq!(
+        action("reset-bot")["Transitions"]["NextAction"],
+        "set-handoff-attributes"
+    );
     assert_eq!(v.numbers.len(), 1, "{v:?}");
     let (number_id, number, number_status) = v.numbers[0].clone();
     assert_eq!(number_status, "CLAIMED");

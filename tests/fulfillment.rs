@@ -254,6 +254,11 @@ async fn up_deploys_table_log_group_and_function_and_a_second_up_changes_nothing
         ("RESETPW_FAILURE_WINDOW_SECONDS", "600".into()),
         ("RESETPW_LOCKOUT_SECONDS", "1800".into()),
         ("RESETPW_CALLER_ID_CHECK", "off".into()),
+        // The defaults of issue 18's settings: the code on for 10 minutes, 5 per number an hour.
+        ("RESETPW_ONE_TIME_CODE", "on".into()),
+        ("RESETPW_CODE_TTL_SECONDS", "600".into()),
+        ("RESETPW_MAX_PER_CALLER_NUMBER", "5".into()),
+        ("RESETPW_CALLER_NUMBER_WINDOW_SECONDS", "3600".into()),
     ]);
     let expected: BTreeMap<String, String> = expected
         .into_iter()
@@ -328,6 +333,12 @@ async fn up_deploys_table_log_group_and_function_and_a_second_up_changes_nothing
         ))
     );
 
+    // Without `notify.email_from` the role may send no email.
+    assert!(
+        !doc.to_string().contains("ses:"),
+        "no SES statement without email_from: {doc}"
+    );
+
     // Converged: a second up changes nothing, diff agrees.
     let mark = case.mark().await;
     case.run(&["up", "-f", f], 0);
@@ -338,6 +349,131 @@ async fn up_deploys_table_log_group_and_function_and_a_second_up_changes_nothing
     case.run(&["down", "-f", f, "--yes"], 0);
     let d = deployed(&case.stack).await;
     assert!(d.function.is_none() && d.table.is_none() && d.log_groups == 0);
+}
+
+/// The fulfillment role's policy document, as IAM holds it (the default version).
+async fn policy_document(stack: &str) -> Value {
+    let iam = aws_sdk_iam::Client::new(&sdk().await);
+    let arn = format!("arn:aws:iam::123456789012:policy/resetpw/{stack}-fulfillment");
+    let default = iam
+        .get_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .default_version_id()
+        .unwrap()
+        .to_string();
+    let version = iam
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id(default)
+        .send()
+        .await
+        .unwrap();
+    let text = version.policy_version().unwrap().document().unwrap();
+    serde_json::from_str(&percent_encoding::percent_decode_str(text).decode_utf8_lossy()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_code_refusals_throttle_and_notify_settings_reach_the_function_and_email_is_sent_only_as_its_sender(
+) {
+    let case = Case::new("fnverif");
+    let (zip, _) = write_zip(&case, "fn.zip", "#!/bin/sh\n");
+    let stack = |ttl: u32| {
+        format!(
+            "{}verification:\n  one_time_code: true\n  code_ttl_seconds: {ttl}\nnotify:\n  service_desk_number: \"+12065550100\"\n  email_from: service-desk@corp.example.com\n",
+            fulfillment(
+                &zip,
+                "  attempts: {per_caller_number: 3, per_caller_window_minutes: 30}\n"
+            )
+        )
+    };
+    let file = case.write_stack(&stack(300));
+    // refuse_groups belongs to the directory section: written into it.
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "  ca_file: ca.pem\n",
+        "  ca_file: ca.pem\n  refuse_groups: [Domain Admins, \"CN=Tier 0,OU=Groups,DC=corp,DC=example,DC=com\"]\n",
+    );
+    std::fs::write(&file, &text).unwrap();
+    let f = path_str(&file);
+    case.run(&["up", "-f", f], 0);
+
+    let env = env_of(&deployed(&case.stack).await);
+    for (name, value) in [
+        ("RESETPW_ONE_TIME_CODE", "on"),
+        ("RESETPW_CODE_TTL_SECONDS", "300"),
+        (
+            "RESETPW_REFUSE_GROUPS",
+            "Domain Admins;CN=Tier 0,OU=Groups,DC=corp,DC=example,DC=com",
+        ),
+        ("RESETPW_MAX_PER_CALLER_NUMBER", "3"),
+        ("RESETPW_CALLER_NUMBER_WINDOW_SECONDS", "1800"),
+        ("RESETPW_SERVICE_DESK_NUMBER", "+12065550100"),
+        ("RESETPW_EMAIL_FROM", "service-desk@corp.example.com"),
+    ] {
+        assert_eq!(env.get(name).map(String::as_str), Some(value), "{name}");
+    }
+
+    // The role may send email through SES as that address only, on its identities only; moto
+    // took the document as IAM would.
+    let doc = policy_document(&case.stack).await;
+    let ses: Vec<&Value> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s.to_string().contains("ses:"))
+        .collect();
+    assert_eq!(ses.len(), 1, "{doc}");
+    assert_eq!(ses[0]["Effect"], "Allow");
+    assert_eq!(ses[0]["Action"], "ses:SendEmail");
+    assert_eq!(
+        ses[0]["Resource"],
+        json!([
+            "arn:aws:ses:us-east-1:123456789012:identity/service-desk@corp.example.com",
+            "arn:aws:ses:us-east-1:123456789012:identity/corp.example.com"
+        ])
+    );
+    assert_eq!(
+        ses[0]["Condition"],
+        json!({"StringEquals": {"ses:FromAddress": "service-desk@corp.example.com"}})
+    );
+
+    // Converged; then a changed code lifetime is planned as that one variable, and applied.
+    let mark = case.mark().await;
+    case.run(&["up", "-f", f], 0);
+    assert_eq!(case.mutating_since(mark).await, Vec::<String>::new());
+    std::fs::write(
+        &file,
+        text.replace("code_ttl_seconds: 300", "code_ttl_seconds: 120"),
+    )
+    .unwrap();
+    let out = case.run(&["diff", "-f", f, "--exit-code"], 2);
+    assert!(
+        stdout(&out).contains("environment.RESETPW_CODE_TTL_SECONDS: \"300\" → \"120\""),
+        "{}",
+        stdout(&out)
+    );
+    case.run(&["up", "-f", f], 0);
+    assert_eq!(
+        env_of(&deployed(&case.stack).await)
+            .get("RESETPW_CODE_TTL_SECONDS")
+            .map(String::as_str),
+        Some("120")
+    );
+
+    // Without email_from the statement goes again.
+    let without = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("  email_from: service-desk@corp.example.com\n", "");
+    std::fs::write(&file, without).unwrap();
+    case.run(&["up", "-f", f], 0);
+    let doc = policy_document(&case.stack).await;
+    assert!(!doc.to_string().contains("ses:"), "{doc}");
+    assert!(!env_of(&deployed(&case.stack).await).contains_key("RESETPW_EMAIL_FROM"));
+    case.run(&["down", "-f", f, "--yes"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

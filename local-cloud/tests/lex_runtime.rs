@@ -1144,3 +1144,308 @@ async fn code_hooks_get_the_lex_event_and_their_answers_are_applied_steps() -> R
     }
     Ok(())
 }
+
+const CODE_PROMPT: &str =
+    "I have sent a six-digit code by text message. Please enter it or say it.";
+
+/// A bot with the one-time code: the slot type OneTimeCode (AMAZON.AlphaNumeric restricted to
+/// `[0-9]{6}`) and two intents, ResetPW and UnlockAccount, each with one required, obfuscated
+/// `Code` slot and a closing response; built, served by TSTALIASID (DRAFT). Its id.
+async fn code_bot(lex: &aws_sdk_lexmodelsv2::Client) -> Result<String, E> {
+    use aws_sdk_lexmodelsv2::types::{
+        ObfuscationSetting, ObfuscationSettingType, SlotValueRegexFilter,
+    };
+    let id = create_bot(lex, &unique("rt-code")).await?;
+    lex.wait_until_bot_available()
+        .bot_id(&id)
+        .wait(WAIT)
+        .await?;
+    create_locale(lex, &id).await?;
+    let code_type = lex
+        .create_slot_type()
+        .bot_id(&id)
+        .bot_version("DRAFT")
+        .locale_id(LOCALE)
+        .slot_type_name("OneTimeCode")
+        .parent_slot_type_signature("AMAZON.AlphaNumeric")
+        .value_selection_setting(
+            SlotValueSelectionSetting::builder()
+                .resolution_strategy(SlotValueResolutionStrategy::OriginalValue)
+                .regex_filter(
+                    SlotValueRegexFilter::builder()
+                        .pattern("[0-9]{6}")
+                        .build()?,
+                )
+                .build()?,
+        )
+        .send()
+        .await?;
+    let code_type = code_type.slot_type_id().unwrap_or_default().to_string();
+    for (intent, utterances, closing) in [
+        (
+            "ResetPW",
+            ["reset my password", "I forgot my password"],
+            "Reset.",
+        ),
+        (
+            "UnlockAccount",
+            ["I am locked out", "unlock my account"],
+            "Unlocked.",
+        ),
+    ] {
+        let closing = IntentClosingSetting::builder()
+            .closing_response(
+                ResponseSpecification::builder()
+                    .message_groups(plain(closing)?)
+                    .build()?,
+            )
+            .build();
+        let mut create = lex
+            .create_intent()
+            .bot_id(&id)
+            .bot_version("DRAFT")
+            .locale_id(LOCALE)
+            .intent_name(intent)
+            .intent_closing_setting(closing.clone());
+        for u in utterances {
+            create = create.sample_utterances(SampleUtterance::builder().utterance(u).build()?);
+        }
+        let intent_id = create
+            .send()
+            .await?
+            .intent_id()
+            .unwrap_or_default()
+            .to_string();
+        let slot = lex
+            .create_slot()
+            .bot_id(&id)
+            .bot_version("DRAFT")
+            .locale_id(LOCALE)
+            .intent_id(&intent_id)
+            .slot_name("Code")
+            .slot_type_id(&code_type)
+            .value_elicitation_setting(required_slot(CODE_PROMPT)?)
+            .obfuscation_setting(
+                ObfuscationSetting::builder()
+                    .obfuscation_setting_type(ObfuscationSettingType::DefaultObfuscation)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        let mut update = lex
+            .update_intent()
+            .bot_id(&id)
+            .bot_version("DRAFT")
+            .locale_id(LOCALE)
+            .intent_id(&intent_id)
+            .intent_name(intent)
+            .intent_closing_setting(closing)
+            .slot_priorities(
+                SlotPriority::builder()
+                    .priority(1)
+                    .slot_id(slot.slot_id().unwrap_or_default())
+                    .build()?,
+            );
+        for u in utterances {
+            update = update.sample_utterances(SampleUtterance::builder().utterance(u).build()?);
+        }
+        update.send().await?;
+    }
+    build(lex, &id).await?;
+    Ok(id)
+}
+
+/// The one-time code: the regex-restricted slot type and the obfuscation setting are stored
+/// and described back as sent, bad ones are refused as the model says; the runtime classifies
+/// between the two intents, takes six digits typed, grouped or said, and re-prompts (then
+/// fails) anything else.
+#[test]
+fn a_regex_restricted_code_slot_takes_six_digits_in_either_intent() -> R {
+    run(a_regex_restricted_code_slot_takes_six_digits_in_either_intent_steps)
+}
+
+async fn a_regex_restricted_code_slot_takes_six_digits_in_either_intent_steps() -> R {
+    use aws_sdk_lexmodelsv2::types::{
+        ObfuscationSetting, ObfuscationSettingType, SlotValueRegexFilter,
+    };
+    let c = clients("rt-code").await;
+    let id = code_bot(&c.lex).await?;
+
+    // Described back as sent.
+    let types = c
+        .lex
+        .list_slot_types()
+        .bot_id(&id)
+        .bot_version("DRAFT")
+        .locale_id(LOCALE)
+        .send()
+        .await?;
+    let type_id = types
+        .slot_type_summaries()
+        .iter()
+        .find(|t| t.slot_type_name() == Some("OneTimeCode"))
+        .and_then(|t| t.slot_type_id())
+        .ok_or("no OneTimeCode in the listing")?
+        .to_string();
+    let t = c
+        .lex
+        .describe_slot_type()
+        .bot_id(&id)
+        .bot_version("DRAFT")
+        .locale_id(LOCALE)
+        .slot_type_id(&type_id)
+        .send()
+        .await?;
+    assert_eq!(t.parent_slot_type_signature(), Some("AMAZON.AlphaNumeric"));
+    let selection = t
+        .value_selection_setting()
+        .ok_or("no valueSelectionSetting")?;
+    assert_eq!(selection.resolution_strategy().as_str(), "OriginalValue");
+    assert_eq!(
+        selection.regex_filter().map(|r| r.pattern()),
+        Some("[0-9]{6}")
+    );
+    let intents = c
+        .lex
+        .list_intents()
+        .bot_id(&id)
+        .bot_version("DRAFT")
+        .locale_id(LOCALE)
+        .send()
+        .await?;
+    let unlock_id = intents
+        .intent_summaries()
+        .iter()
+        .find(|i| i.intent_name() == Some("UnlockAccount"))
+        .and_then(|i| i.intent_id())
+        .ok_or("no UnlockAccount")?
+        .to_string();
+    let slots = c
+        .lex
+        .list_slots()
+        .bot_id(&id)
+        .bot_version("DRAFT")
+        .locale_id(LOCALE)
+        .intent_id(&unlock_id)
+        .send()
+        .await?;
+    let slot_id = slots.slot_summaries()[0].slot_id().unwrap_or_default();
+    let slot = c
+        .lex
+        .describe_slot()
+        .bot_id(&id)
+        .bot_version("DRAFT")
+        .locale_id(LOCALE)
+        .intent_id(&unlock_id)
+        .slot_id(slot_id)
+        .send()
+        .await?;
+    assert_eq!(
+        slot.obfuscation_setting()
+            .map(|o| o.obfuscation_setting_type().as_str()),
+        Some("DefaultObfuscation")
+    );
+    assert_eq!(slot.slot_type_id(), Some(type_id.as_str()));
+
+    // Refused as the model says: an unsupported operator, an obfuscation type not in the enum.
+    let err = c
+        .lex
+        .create_slot_type()
+        .bot_id(&id)
+        .bot_version("DRAFT")
+        .locale_id(LOCALE)
+        .slot_type_name("AnyCode")
+        .parent_slot_type_signature("AMAZON.AlphaNumeric")
+        .value_selection_setting(
+            SlotValueSelectionSetting::builder()
+                .resolution_strategy(SlotValueResolutionStrategy::OriginalValue)
+                .regex_filter(SlotValueRegexFilter::builder().pattern("[0-9]+").build()?)
+                .build()?,
+        )
+        .send()
+        .await
+        .expect_err("an infinite repeater is refused");
+    assert_eq!(
+        aws_sdk_lexmodelsv2::error::ProvideErrorMetadata::code(&err),
+        Some("ValidationException"),
+        "{err:?}"
+    );
+    let err = c
+        .lex
+        .update_slot()
+        .bot_id(&id)
+        .bot_version("DRAFT")
+        .locale_id(LOCALE)
+        .intent_id(&unlock_id)
+        .slot_id(slot_id)
+        .slot_name("Code")
+        .slot_type_id(&type_id)
+        .value_elicitation_setting(required_slot(CODE_PROMPT)?)
+        .obfuscation_setting(
+            ObfuscationSetting::builder()
+                .obfuscation_setting_type(ObfuscationSettingType::from("Hidden"))
+                .build()?,
+        )
+        .send()
+        .await
+        .expect_err("an obfuscation type outside the enum is refused");
+    assert_eq!(
+        aws_sdk_lexmodelsv2::error::ProvideErrorMetadata::code(&err),
+        Some("ValidationException"),
+        "{err:?}"
+    );
+
+    // The runtime, on DRAFT: the unlock intent by its utterances; five digits re-prompt; the
+    // spoken digits fill the slot.
+    let bot = Bot {
+        id: id.clone(),
+        alias: "TSTALIASID".into(),
+        name: String::new(),
+    };
+    let talk = Talk::new(&c.runtime, &bot);
+    let out = talk.say("I'm locked out").await?;
+    assert_eq!(
+        step(&out),
+        s("UnlockAccount", "InProgress", "ElicitSlot", "Code")
+    );
+    assert_eq!(messages(&out), [CODE_PROMPT]);
+    let out = talk.say("12345").await?;
+    assert_eq!(
+        step(&out),
+        s("UnlockAccount", "InProgress", "ElicitSlot", "Code")
+    );
+    assert_eq!(messages(&out), [CODE_PROMPT], "re-prompted");
+    assert!(slot(&out, "Code").is_none());
+    let out = talk.say("one two three four five six").await?;
+    assert_eq!(step(&out), s("UnlockAccount", "Fulfilled", "Close", ""));
+    assert_eq!(messages(&out), ["Unlocked."]);
+    let code = slot(&out, "Code").ok_or("the Code slot")?;
+    assert_eq!(code.interpreted_value(), Some("123456"));
+    assert_eq!(code.original_value(), Some("one two three four five six"));
+
+    // The reset intent, the code typed in two groups.
+    let talk = Talk::new(&c.runtime, &bot);
+    let out = talk.say("I forgot my password").await?;
+    assert_eq!(step(&out), s("ResetPW", "InProgress", "ElicitSlot", "Code"));
+    let out = talk.say("123 456").await?;
+    assert_eq!(step(&out), s("ResetPW", "Fulfilled", "Close", ""));
+    assert_eq!(
+        slot(&out, "Code").and_then(|v| v.interpreted_value()),
+        Some("123456")
+    );
+
+    // Never a code: after the prompt's 2 retries the intent fails.
+    let talk = Talk::new(&c.runtime, &bot);
+    talk.say("reset my password").await?;
+    for wrong in ["abcdef", "1234567"] {
+        let out = talk.say(wrong).await?;
+        assert_eq!(
+            step(&out),
+            s("ResetPW", "InProgress", "ElicitSlot", "Code"),
+            "{wrong}"
+        );
+    }
+    let out = talk.say("my code is twelve").await?;
+    assert_eq!(step(&out).1, "Failed");
+    Ok(())
+}

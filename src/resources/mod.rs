@@ -28,7 +28,17 @@ pub fn for_stack(loaded: &Loaded) -> Vec<Box<dyn Resource>> {
     let stack = &loaded.stack;
     let name = stack.name.as_str();
     let mut list = if stack.directory.is_some() {
-        directory(name, stack.fulfillment.is_some(), stack.network.is_some())
+        let email_from = stack
+            .notify
+            .as_ref()
+            .and_then(|n| n.email_from.as_ref())
+            .map(|e| e.as_str().to_string());
+        directory(
+            name,
+            stack.fulfillment.is_some(),
+            stack.network.is_some(),
+            email_from,
+        )
     } else {
         Vec::new()
     };
@@ -38,7 +48,11 @@ pub fn for_stack(loaded: &Loaded) -> Vec<Box<dyn Resource>> {
         list.extend(fulfillment(name, retention, Some(config)));
     }
     if let Some(b) = &stack.bot {
-        list.extend(bot(name, Some(b)));
+        let spec = lex::Spec {
+            bot: b.clone(),
+            one_time_code: stack.caller_verification().one_time_code,
+        };
+        list.extend(bot(name, Some(&spec)));
     }
     if let Some(c) = &stack.connect {
         list.extend(connect(name, Some(c)));
@@ -49,7 +63,7 @@ pub fn for_stack(loaded: &Loaded) -> Vec<Box<dyn Resource>> {
 /// Every resource kind a stack of this name can own, for `down`: found by name and tags whatever
 /// the stack file says now, so removing a section and running `down` still leaves nothing.
 pub fn all(stack: &str) -> Vec<Box<dyn Resource>> {
-    let mut list = directory(stack, true, true);
+    let mut list = directory(stack, true, true, None);
     list.extend(ec2::network::all(stack));
     list.extend(fulfillment(stack, None, None));
     list.extend(bot(stack, None));
@@ -95,17 +109,17 @@ fn connect(stack: &str, config: Option<&crate::stack::Connect>) -> Vec<Box<dyn R
 
 /// The `bot` section's resources (see `lex/mod.rs`): the bot role, the bot, its DRAFT
 /// definition, the build, the version, the alias `live`, and the function's permission for it.
-fn bot(stack: &str, config: Option<&crate::stack::Bot>) -> Vec<Box<dyn Resource>> {
-    let locale = config.map(|c| c.locale.as_str());
+fn bot(stack: &str, spec: Option<&lex::Spec>) -> Vec<Box<dyn Resource>> {
+    let locale = spec.map(|s| s.bot.locale.as_str());
     vec![
         Box::new(iam::role::Role::new(stack, iam::role::Purpose::Bot)),
         Box::new(lex::bot::Bot::new(
             stack,
-            config.map(|c| c.idle_session_ttl_seconds),
+            spec.map(|s| s.bot.idle_session_ttl_seconds),
         )),
-        Box::new(lex::definition::BotDefinition::new(stack, config.cloned())),
+        Box::new(lex::definition::BotDefinition::new(stack, spec.cloned())),
         Box::new(lex::build::BotBuild::new(stack, locale)),
-        Box::new(lex::version::BotVersion::new(stack, config.cloned())),
+        Box::new(lex::version::BotVersion::new(stack, spec.cloned())),
         Box::new(lex::alias::BotAlias::new(stack, locale)),
         Box::new(lambda::permission::LexPermission::new(stack)),
     ]
@@ -115,14 +129,19 @@ fn bot(stack: &str, config: Option<&crate::stack::Bot>) -> Vec<Box<dyn Resource>
 /// group when the stack deploys the function (instead of the AWS-managed basic execution
 /// policy, which grants every log group, and which `up` now detaches); the VPC access policy is
 /// attached only when the function runs in the stack's network.
-fn directory(stack: &str, function: bool, network: bool) -> Vec<Box<dyn Resource>> {
+fn directory(
+    stack: &str,
+    function: bool,
+    network: bool,
+    email_from: Option<String>,
+) -> Vec<Box<dyn Resource>> {
     use iam::attachment::{Attachment, BASIC_EXECUTION, VPC_ACCESS};
     vec![
         Box::new(kms::key::KmsKey::new(stack)),
         Box::new(kms::alias::KmsAlias::new(stack)),
         Box::new(ssm::directory_secret::DirectorySecret::new(stack)),
         Box::new(iam::role::Role::new(stack, iam::role::Purpose::Fulfillment)),
-        Box::new(iam::policy::IamPolicy::new(stack, function)),
+        Box::new(iam::policy::IamPolicy::new(stack, function, email_from)),
         Box::new(Attachment::customer_policy(stack)),
         Box::new(Attachment::managed(stack, BASIC_EXECUTION).wanted(false)),
         Box::new(Attachment::managed(stack, VPC_ACCESS).wanted(network)),

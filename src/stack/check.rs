@@ -75,6 +75,20 @@ pub fn check(loaded: &Loaded) -> Result<(), StackError> {
             1,
             10080,
         )?;
+        check_range(
+            loaded,
+            &["fulfillment", "attempts", "per_caller_number"],
+            f.attempts.per_caller_number,
+            1,
+            100,
+        )?;
+        check_range(
+            loaded,
+            &["fulfillment", "attempts", "per_caller_window_minutes"],
+            f.attempts.per_caller_window_minutes,
+            1,
+            1440,
+        )?;
         const RETENTION: &[u32] = &[
             1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
             2922, 3288, 3653,
@@ -125,6 +139,29 @@ pub fn check(loaded: &Loaded) -> Result<(), StackError> {
             return Err(loaded.error_at(
                 &["bot", "utterances"],
                 "needs at least one utterance (example: `utterances: [reset my password]`)",
+            ));
+        }
+        if b.unlock_utterances.is_empty() {
+            return Err(loaded.error_at(
+                &["bot", "unlock_utterances"],
+                "needs at least one utterance (example: `unlock_utterances: [unlock my account]`)",
+            ));
+        }
+        let normalized = |u: &str| {
+            u.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        if let Some((i, u)) = b
+            .unlock_utterances
+            .iter()
+            .enumerate()
+            .find(|(_, u)| b.utterances.iter().any(|r| normalized(r) == normalized(u)))
+        {
+            return Err(loaded.error_at(
+                &["bot", "unlock_utterances", &i.to_string()],
+                format!("`{u}` is also in `bot.utterances`: an utterance belongs to one intent (reset or unlock); remove it from one list"),
             ));
         }
     }
@@ -187,7 +224,47 @@ pub fn check(loaded: &Loaded) -> Result<(), StackError> {
     if let Some(n) = &s.network {
         check_network(loaded, n)?;
     }
+    if let Some(v) = &s.verification {
+        check_range(
+            loaded,
+            &["verification", "code_ttl_seconds"],
+            v.code_ttl_seconds,
+            60,
+            600,
+        )?;
+        if s.fulfillment.is_none() {
+            return Err(loaded.error_at(
+                &["verification"],
+                "the one-time code is sent and checked by the fulfillment Lambda: add the `fulfillment` section",
+            ));
+        }
+    }
+    if s.notify.is_some() && s.fulfillment.is_none() {
+        return Err(loaded.error_at(
+            &["notify"],
+            "the owner is told by the fulfillment Lambda: add the `fulfillment` section",
+        ));
+    }
     Ok(())
+}
+
+/// What is valid but weakens the line: `validate` prints these, each placed at its key.
+pub fn warnings(loaded: &Loaded) -> Vec<String> {
+    let mut out = Vec::new();
+    if loaded
+        .stack
+        .verification
+        .as_ref()
+        .is_some_and(|v| !v.one_time_code)
+    {
+        let (line, column) =
+            super::load::locate(&loaded.source, &["verification", "one_time_code"]);
+        out.push(format!(
+            "{}:{line}:{column}: verification.one_time_code: false leaves a knowledge-only line: anyone who knows or finds a user's ID, date of birth and start month can have the password reset. NIST SP 800-63B-4 §4.2 does not accept knowledge-based verification for account recovery, and help-desk social engineering of exactly this kind is CISA advisory AA23-320A. Keep `one_time_code: true` unless you have a reason",
+            loaded.path.display()
+        ));
+    }
+    out
 }
 
 fn check_tags(loaded: &Loaded) -> Result<(), StackError> {
@@ -258,6 +335,9 @@ fn check_directory(loaded: &Loaded, d: &Directory) -> Result<(), StackError> {
             return Err(loaded.error_at(path, format!("`{attr}` is not an LDAP attribute name")));
         }
     }
+    if let Some(groups) = &d.refuse_groups {
+        check_refuse_groups(loaded, groups)?;
+    }
     let ca = loaded.base_dir().join(&d.ca_file);
     let pem = std::fs::read_to_string(&ca).map_err(|e| {
         loaded.error_at(
@@ -273,6 +353,44 @@ fn check_directory(loaded: &Loaded, d: &Directory) -> Result<(), StackError> {
             &["directory", "ca_file"],
             format!("`{}` holds no PEM certificate", ca.display()),
         ));
+    }
+    Ok(())
+}
+
+/// Each refused group is a DN or a group name (sAMAccountName): the list goes to the Lambda
+/// joined with `;`, so no entry may hold one.
+fn check_refuse_groups(loaded: &Loaded, groups: &[String]) -> Result<(), StackError> {
+    if groups.is_empty() {
+        return Err(loaded.error_at(
+            &["directory", "refuse_groups"],
+            format!(
+                "an empty list would let members of every privileged group reset by phone: remove the key for the default ({}), or name the groups",
+                DEFAULT_REFUSE_GROUPS.join(", ")
+            ),
+        ));
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let at = ["directory", "refuse_groups", &i.to_string()];
+        let problem = if g.trim().is_empty() || g.trim() != g {
+            Some("a group name can't be empty or start or end with a space".to_string())
+        } else if g.contains(';') {
+            Some(
+                "`;` separates the groups in the Lambda's setting, so a group can't contain it"
+                    .to_string(),
+            )
+        } else if g.contains('=') {
+            DistinguishedName::try_from(g.clone()).err()
+        } else if g.chars().count() > 256
+            || g.chars()
+                .any(|c| c.is_control() || "\"/\\[]:|<>+=;,?*".contains(c))
+        {
+            Some(format!("`{g}` is neither a distinguished name nor a group name (a sAMAccountName has at most 256 characters and none of \" / \\ [ ] : | < > + = ; , ? *)"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(loaded.error_at(&at, problem));
+        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ mod check;
 mod load;
 mod types;
 
-pub use check::{contains, overlaps};
+pub use check::{contains, overlaps, warnings};
 pub use load::{load, locate, Loaded, StackError};
 pub use types::*;
 

@@ -40,6 +40,144 @@ pub struct Stack {
     /// The Amazon Connect instance, contact flow and phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect: Option<Connect>,
+    /// How the line proves the caller holds the phone on record (a one-time code by SMS).
+    /// Without the section: the code is on, valid for 600 seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<CallerVerification>,
+    /// What the line tells the account's owner after a reset or an unlock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
+}
+
+impl Stack {
+    /// The verification settings in effect: the section's, or its defaults.
+    pub fn caller_verification(&self) -> CallerVerification {
+        self.verification.clone().unwrap_or_default()
+    }
+}
+
+/// Proof of possession of the phone on record: after the knowledge answers are right, the
+/// Lambda texts a 6-digit code there and the caller must give it back.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallerVerification {
+    /// Require the one-time code. `false` leaves a knowledge-only line (user ID, date of birth,
+    /// start month), which can be social-engineered: `validate` warns.
+    #[serde(default = "yes")]
+    pub one_time_code: bool,
+    /// How long a code is valid, in seconds (60-600).
+    #[serde(default = "default_code_ttl")]
+    #[schemars(range(min = 60, max = 600))]
+    pub code_ttl_seconds: u32,
+}
+
+impl Default for CallerVerification {
+    fn default() -> Self {
+        CallerVerification {
+            one_time_code: true,
+            code_ttl_seconds: default_code_ttl(),
+        }
+    }
+}
+
+fn default_code_ttl() -> u32 {
+    600
+}
+
+/// Messages to the account's owner.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// The number the password and unlock texts tell the owner to call if it wasn't them
+    /// (E.164, e.g. `"+12065550100"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_desk_number: Option<E164>,
+    /// Sender of the email telling the owner (when the user has a `mail` attribute) that the
+    /// password was reset or the account unlocked: an Amazon SES verified identity (the address
+    /// or its domain). The role may send as this address only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_from: Option<EmailAddress>,
+}
+
+/// A phone number in E.164 form (validated when read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct E164(String);
+
+impl TryFrom<String> for E164 {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let digits = s.strip_prefix('+').unwrap_or("");
+        let ok = (8..=15).contains(&digits.len())
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && !digits.starts_with('0');
+        if ok {
+            Ok(E164(s))
+        } else {
+            Err(format!(
+                "`{s}` is not an E.164 phone number: `+`, the country code and the number, digits only, 8 to 15 of them (example: `service_desk_number: \"+12065550100\"`)"
+            ))
+        }
+    }
+}
+
+impl From<E164> for String {
+    fn from(n: E164) -> String {
+        n.0
+    }
+}
+
+impl E164 {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, checked loosely when read: one `@`, something before it, a domain with a
+/// dot after it, no spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EmailAddress(String);
+
+impl TryFrom<String> for EmailAddress {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let ok = match s.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+                    && s.len() <= 320
+            }
+            None => false,
+        };
+        if ok {
+            Ok(EmailAddress(s))
+        } else {
+            Err(format!(
+                "`{s}` is not an email address (example: `email_from: service-desk@corp.example.com`)"
+            ))
+        }
+    }
+}
+
+impl From<EmailAddress> for String {
+    fn from(a: EmailAddress) -> String {
+        a.0
+    }
+}
+
+impl EmailAddress {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The part after the `@`.
+    pub fn domain(&self) -> &str {
+        self.0.split_once('@').map_or("", |(_, d)| d)
+    }
 }
 
 /// A stack name (validated when read).
@@ -181,7 +319,26 @@ pub struct Directory {
     /// Attribute holding the phone number the new password is texted to.
     #[serde(default = "default_phone_attribute")]
     pub phone_attribute: String,
+    /// Groups whose members (nested membership included) the line never serves: names
+    /// (sAMAccountName, looked up in the domain) or DNs. Without the key: Domain Admins,
+    /// Enterprise Admins, Schema Admins, Administrators, Account Operators, Backup Operators,
+    /// Server Operators, Print Operators. Accounts with adminCount=1 and disabled accounts are
+    /// always refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refuse_groups: Option<Vec<String>>,
 }
+
+/// The groups refused when the stack names none (the Lambda has the same default).
+pub const DEFAULT_REFUSE_GROUPS: &[&str] = &[
+    "Domain Admins",
+    "Enterprise Admins",
+    "Schema Admins",
+    "Administrators",
+    "Account Operators",
+    "Backup Operators",
+    "Server Operators",
+    "Print Operators",
+];
 
 fn default_user_id_attribute() -> String {
     "sAMAccountName".into()
@@ -504,6 +661,15 @@ pub struct Attempts {
     /// How long a locked-out user ID is refused, in minutes.
     #[serde(default = "default_lockout")]
     pub lockout_minutes: u32,
+    /// Verifications allowed from one calling number in its window, across all user IDs, so
+    /// one phone cannot try ID after ID (1-100).
+    #[serde(default = "default_per_caller_number")]
+    #[schemars(range(min = 1, max = 100))]
+    pub per_caller_number: u32,
+    /// That window in minutes (1-1440).
+    #[serde(default = "default_per_caller_window")]
+    #[schemars(range(min = 1, max = 1440))]
+    pub per_caller_window_minutes: u32,
 }
 
 impl Default for Attempts {
@@ -512,6 +678,8 @@ impl Default for Attempts {
             max_failures: default_max_failures(),
             window_minutes: default_window(),
             lockout_minutes: default_lockout(),
+            per_caller_number: default_per_caller_number(),
+            per_caller_window_minutes: default_per_caller_window(),
         }
     }
 }
@@ -523,6 +691,12 @@ fn default_window() -> u32 {
     15
 }
 fn default_lockout() -> u32 {
+    60
+}
+fn default_per_caller_number() -> u32 {
+    5
+}
+fn default_per_caller_window() -> u32 {
     60
 }
 
@@ -544,9 +718,13 @@ pub struct Bot {
     #[serde(default = "default_idle")]
     #[schemars(range(min = 60, max = 86400))]
     pub idle_session_ttl_seconds: u32,
-    /// What callers say to ask for a reset.
+    /// What callers say to ask for a reset (the ResetPW intent).
     #[serde(default = "default_utterances")]
     pub utterances: Vec<String>,
+    /// What callers say to have a locked account unlocked, without a new password (the
+    /// UnlockAccount intent).
+    #[serde(default = "default_unlock_utterances")]
+    pub unlock_utterances: Vec<String>,
 }
 
 fn default_locale() -> String {
@@ -565,8 +743,18 @@ fn default_utterances() -> Vec<String> {
     [
         "reset my password",
         "I forgot my password",
-        "I am locked out",
         "password reset",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_unlock_utterances() -> Vec<String> {
+    [
+        "I'm locked out",
+        "I am locked out",
+        "my account is locked",
+        "unlock my account",
+        "my account is locked out",
     ]
     .map(String::from)
     .to_vec()
@@ -671,6 +859,18 @@ string_schema!(
     "Cidr",
     r"^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
     "IPv4 CIDR block, e.g. 10.42.0.0/16"
+);
+string_schema!(
+    E164,
+    "E164",
+    r"^\\+[1-9][0-9]{7,14}$",
+    "Phone number in E.164 form, e.g. +12065550100"
+);
+string_schema!(
+    EmailAddress,
+    "EmailAddress",
+    r"^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+    "Email address, e.g. service-desk@corp.example.com"
 );
 string_schema!(
     DistinguishedName,

@@ -19,6 +19,13 @@ use tokio::sync::OnceCell;
 pub const GONE: &[&str] = &["ResourceNotFoundException"];
 /// The intent the bot fulfils (the bot section's `ResetPW`).
 pub const INTENT: &str = "ResetPW";
+/// The bot's unlock-only intent.
+pub const UNLOCK_INTENT: &str = "UnlockAccount";
+/// Contact attributes the hand-off to an agent carries, each from the Lex session attribute of
+/// the same name the fulfillment Lambda writes: what was verified (`none` | `knowledge` |
+/// `code`) and the outcome's generic class. Agents read them instead of asking knowledge
+/// questions again.
+pub const HANDOFF_ATTRIBUTES: [&str; 2] = ["resetpw_verified", "resetpw_outcome"];
 /// The session attribute the fulfillment Lambda sets to `fulfilled` after a reset.
 pub const OUTCOME_ATTRIBUTE: &str = "$.Lex.SessionAttributes.ResetOutcome";
 /// Connect's limit on actions in one flow.
@@ -254,13 +261,26 @@ fn message(id: &str, text: &str, next: &str) -> Value {
 }
 
 /// The password-reset flow: greeting → the bot (with the caller's number and the contact id as
-/// session attributes) → on ResetPW, `fulfilled` → goodbye; anything else (another intent, an
-/// error, another outcome) → the agent queue → at capacity or on error, "call back later".
-/// Every path ends in a disconnect. Laid out as the console exports flows: each block's
-/// NextAction is its NoMatchingError (Compare: NoMatchingCondition) target, and only the error
-/// branches AWS documents for each action (the Lex block: NoMatchingCondition and
-/// NoMatchingError).
+/// session attributes) → on ResetPW, `fulfilled` → goodbye; on UnlockAccount, `fulfilled` →
+/// its own goodbye; anything else (another intent, an error, another outcome) → the hand-off
+/// attributes (what was verified, the outcome class) → the agent queue → at capacity or on
+/// error, "call back later". Every path ends in a disconnect. Laid out as the console exports
+/// flows: each block's NextAction is its NoMatchingError (Compare: NoMatchingCondition)
+/// target, and only the error branches AWS documents for each action (the Lex block:
+/// NoMatchingCondition and NoMatchingError).
 pub fn flow_content(f: &FlowInputs) -> Value {
+    let handoff: serde_json::Map<String, Value> = HANDOFF_ATTRIBUTES
+        .iter()
+        .map(|a| (a.to_string(), json!(format!("$.Lex.SessionAttributes.{a}"))))
+        .collect();
+    let outcome_check = |id: &str, fulfilled: &str| {
+        json!({"Identifier": id, "Type": "Compare",
+               "Parameters": {"ComparisonValue": OUTCOME_ATTRIBUTE},
+               "Transitions": {"NextAction": "set-handoff-attributes",
+                   "Conditions": [{"NextAction": fulfilled,
+                                   "Condition": {"Operator": "Equals", "Operands": ["fulfilled"]}}],
+                   "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "set-handoff-attributes"}]}})
+    };
     json!({
         "Version": "2019-10-30",
         "StartAction": "greeting",
@@ -272,17 +292,14 @@ pub fn flow_content(f: &FlowInputs) -> Value {
                             "LexV2Bot": {"AliasArn": f.alias_arn},
                             "LexSessionAttributes": {"CallerNumber": "$.CustomerEndpoint.Address",
                                                      "ContactId": "$.ContactId"}},
-             "Transitions": {"NextAction": "set-queue",
+             "Transitions": {"NextAction": "set-handoff-attributes",
                  "Conditions": [{"NextAction": "check-outcome",
-                                 "Condition": {"Operator": "Equals", "Operands": [INTENT]}}],
-                 "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "set-queue"},
-                            {"ErrorType": "NoMatchingError", "NextAction": "set-queue"}]}},
-            {"Identifier": "check-outcome", "Type": "Compare",
-             "Parameters": {"ComparisonValue": OUTCOME_ATTRIBUTE},
-             "Transitions": {"NextAction": "set-queue",
-                 "Conditions": [{"NextAction": "goodbye",
-                                 "Condition": {"Operator": "Equals", "Operands": ["fulfilled"]}}],
-                 "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "set-queue"}]}},
+                                 "Condition": {"Operator": "Equals", "Operands": [INTENT]}},
+                                {"NextAction": "check-unlock-outcome",
+                                 "Condition": {"Operator": "Equals", "Operands": [UNLOCK_INTENT]}}],
+                 "Errors": [{"ErrorType": "NoMatchingCondition", "NextAction": "set-handoff-attributes"},
+                            {"ErrorType": "NoMatchingError", "NextAction": "set-handoff-attributes"}]}},
+            outcome_check("check-outcome", "goodbye"),
             message("goodbye", GOODBYE, "disconnect"),
             {"Identifier": "set-queue", "Type": "UpdateContactTargetQueue",
              "Parameters": {"QueueId": f.queue_arn},
@@ -294,7 +311,15 @@ pub fn flow_content(f: &FlowInputs) -> Value {
                             {"ErrorType": "NoMatchingError", "NextAction": "call-back-later"}]}},
             message("call-back-later", CALL_BACK_LATER, "disconnect"),
             {"Identifier": "disconnect", "Type": "DisconnectParticipant", "Parameters": {},
-             "Transitions": {}}
+             "Transitions": {}},
+            outcome_check("check-unlock-outcome", "unlocked-goodbye"),
+            message("unlocked-goodbye", "Your account is unlocked. Goodbye.", "disconnect"),
+            // The hand-off: the agent sees what the line checked. A failure to set them still
+            // hands the caller over.
+            {"Identifier": "set-handoff-attributes", "Type": "UpdateContactAttributes",
+             "Parameters": {"Attributes": handoff, "TargetContact": "Current"},
+             "Transitions": {"NextAction": "set-queue",
+                 "Errors": [{"ErrorType": "NoMatchingError", "NextAction": "set-queue"}]}}
         ]
     })
 }
@@ -486,6 +511,61 @@ mod tests {
         assert!(text.contains("queue/q-1"));
         assert!(text.contains("$.CustomerEndpoint.Address"));
         assert!(text.contains("Welcome."));
+    }
+
+    fn action<'a>(flow: &'a Value, id: &str) -> &'a Value {
+        flow["Actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["Identifier"] == id)
+            .unwrap_or_else(|| panic!("no action {id}"))
+    }
+
+    #[test]
+    fn a_fulfilled_unlock_gets_its_own_goodbye_and_the_hand_off_carries_what_was_checked() {
+        let flow = flow_content(&inputs());
+        let bot = action(&flow, "reset-bot");
+        let unlock = bot["Transitions"]["Conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Condition"]["Operands"] == json!(["UnlockAccount"]))
+            .expect("an UnlockAccount branch");
+        assert_eq!(unlock["NextAction"], "check-unlock-outcome");
+        let check = action(&flow, "check-unlock-outcome");
+        assert_eq!(check["Parameters"]["ComparisonValue"], OUTCOME_ATTRIBUTE);
+        assert_eq!(
+            check["Transitions"]["Conditions"][0]["NextAction"],
+            "unlocked-goodbye"
+        );
+        let goodbye = action(&flow, "unlocked-goodbye");
+        assert_eq!(
+            goodbye["Parameters"]["Text"],
+            "Your account is unlocked. Goodbye."
+        );
+        assert_eq!(goodbye["Transitions"]["NextAction"], "disconnect");
+
+        // Every way to the agent queue passes the hand-off attributes first.
+        let set = action(&flow, "set-handoff-attributes");
+        assert_eq!(set["Type"], "UpdateContactAttributes");
+        assert_eq!(
+            set["Parameters"]["Attributes"],
+            json!({"resetpw_verified": "$.Lex.SessionAttributes.resetpw_verified",
+                   "resetpw_outcome": "$.Lex.SessionAttributes.resetpw_outcome"})
+        );
+        assert_eq!(set["Transitions"]["NextAction"], "set-queue");
+        assert_eq!(set["Transitions"]["Errors"][0]["NextAction"], "set-queue");
+        for a in flow["Actions"].as_array().unwrap() {
+            if a["Identifier"] == "set-handoff-attributes" {
+                continue;
+            }
+            assert!(
+                !a["Transitions"].to_string().contains("\"set-queue\""),
+                "{} goes to the queue without the hand-off attributes",
+                a["Identifier"]
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The customer-managed least-privilege policy of the fulfillment role: decrypt the directory
 //! secret with the stack's key only under the stack's encryption context, send SMS, and (with a
-//! `fulfillment` section) count attempts in the stack's table and write to its own log group.
+//! `fulfillment` section) count attempts in the stack's table and write to its own log group;
+//! with `notify.email_from`, send email through Amazon SES as that address only.
 
 use super::{iam_tags, PATH};
 use crate::aws::Cx;
@@ -20,14 +21,32 @@ pub struct IamPolicy {
     stack: String,
     /// The stack deploys the function: grant its table and log group.
     function: bool,
+    /// `notify.email_from`: the SES identity the function may send as.
+    email_from: Option<String>,
 }
 
 impl IamPolicy {
-    pub fn new(stack: &str, function: bool) -> Self {
+    pub fn new(stack: &str, function: bool, email_from: Option<String>) -> Self {
         IamPolicy {
             stack: stack.into(),
             function,
+            email_from,
         }
+    }
+
+    /// `ses:SendEmail` on the sender's identity (the address, or its domain when that is the
+    /// verified identity) and only with that address as the From.
+    fn send_email_statement(partition: &str, region: &str, account: &str, from: &str) -> Value {
+        let domain = from.split_once('@').map_or("", |(_, d)| d);
+        let identity =
+            |name: &str| format!("arn:{partition}:ses:{region}:{account}:identity/{name}");
+        json!({
+            "Sid": "EmailTheOwnerFromTheServiceDesk",
+            "Effect": "Allow",
+            "Action": "ses:SendEmail",
+            "Resource": [identity(from), identity(domain)],
+            "Condition": {"StringEquals": {"ses:FromAddress": from}}
+        })
     }
 
     /// IAM policy ARNs are deterministic: path and name under the account.
@@ -81,6 +100,17 @@ impl IamPolicy {
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                 "Resource": format!("{}:*", LogGroup::arn(cx, &self.stack))
             }));
+        }
+        if let Some(from) = &self.email_from {
+            let statements = document["Statement"]
+                .as_array_mut()
+                .expect("the document has statements");
+            statements.push(Self::send_email_statement(
+                &cx.partition,
+                &cx.region,
+                &cx.account,
+                from,
+            ));
         }
         document
     }
@@ -288,5 +318,32 @@ impl Resource for IamPolicy {
         let result = cx.iam.delete_policy().policy_arn(arn).send().await;
         tolerate(result, &["NoSuchEntity"]).map_err(api("delete", KIND, arn))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_allowed_from_the_configured_address_on_its_identities_only() {
+        let s = IamPolicy::send_email_statement(
+            "aws",
+            "eu-west-2",
+            "123456789012",
+            "desk@corp.example.com",
+        );
+        assert_eq!(s["Action"], "ses:SendEmail");
+        assert_eq!(
+            s["Resource"],
+            json!([
+                "arn:aws:ses:eu-west-2:123456789012:identity/desk@corp.example.com",
+                "arn:aws:ses:eu-west-2:123456789012:identity/corp.example.com"
+            ])
+        );
+        assert_eq!(
+            s["Condition"],
+            json!({"StringEquals": {"ses:FromAddress": "desk@corp.example.com"}})
+        );
     }
 }

@@ -40,6 +40,13 @@ fields!(
     "RESETPW_FAILURE_WINDOW_SECONDS",
     "RESETPW_LOCKOUT_SECONDS",
     "RESETPW_CALLER_ID_CHECK",
+    "RESETPW_ONE_TIME_CODE",
+    "RESETPW_CODE_TTL_SECONDS",
+    "RESETPW_REFUSE_GROUPS",
+    "RESETPW_MAX_PER_CALLER_NUMBER",
+    "RESETPW_CALLER_NUMBER_WINDOW_SECONDS",
+    "RESETPW_SERVICE_DESK_NUMBER",
+    "RESETPW_EMAIL_FROM",
 );
 /// The field for variables the stack does not set.
 pub const OTHER: &str = "environment.(other)";
@@ -81,6 +88,9 @@ pub fn from_stack(stack: &Stack, ca_pem: &str) -> BTreeMap<&'static str, String>
             ),
         );
         env.insert("RESETPW_PHONE_ATTRIBUTE", d.phone_attribute.clone());
+        if let Some(groups) = &d.refuse_groups {
+            env.insert("RESETPW_REFUSE_GROUPS", groups.join(";"));
+        }
     }
     if let Some(f) = &stack.fulfillment {
         env.insert("RESETPW_PASSWORD_LENGTH", f.password.length.to_string());
@@ -105,6 +115,28 @@ pub fn from_stack(stack: &Stack, ca_pem: &str) -> BTreeMap<&'static str, String>
             "RESETPW_CALLER_ID_CHECK",
             if f.caller_id_check { "on" } else { "off" }.into(),
         );
+        env.insert(
+            "RESETPW_MAX_PER_CALLER_NUMBER",
+            f.attempts.per_caller_number.to_string(),
+        );
+        env.insert(
+            "RESETPW_CALLER_NUMBER_WINDOW_SECONDS",
+            (u64::from(f.attempts.per_caller_window_minutes) * 60).to_string(),
+        );
+        let v = stack.caller_verification();
+        env.insert(
+            "RESETPW_ONE_TIME_CODE",
+            if v.one_time_code { "on" } else { "off" }.into(),
+        );
+        env.insert("RESETPW_CODE_TTL_SECONDS", v.code_ttl_seconds.to_string());
+        if let Some(n) = &stack.notify {
+            if let Some(number) = &n.service_desk_number {
+                env.insert("RESETPW_SERVICE_DESK_NUMBER", number.as_str().to_string());
+            }
+            if let Some(from) = &n.email_from {
+                env.insert("RESETPW_EMAIL_FROM", from.as_str().to_string());
+            }
+        }
     }
     env
 }
@@ -171,6 +203,49 @@ mod tests {
         let s = shown(CA_PEM, pem).as_str().unwrap().to_string();
         assert!(s.starts_with("PEM, 1 certificate(s), "), "{s}");
         assert!(!s.contains("MIIB"));
+    }
+
+    fn stack(yaml: &str) -> Stack {
+        let base = "name: a\ndirectory:\n  urls: [ldaps://dc1:636]\n  base_dn: DC=corp\n  bind_dn: CN=svc,DC=corp\n  ca_file: ca.pem\n";
+        serde_saphyr::from_str(&format!("{base}{yaml}")).unwrap()
+    }
+
+    #[test]
+    fn the_verification_throttle_and_notify_settings_map_onto_the_lambdas_variables() {
+        let env = from_stack(&stack("fulfillment: {}\n"), "");
+        assert_eq!(env["RESETPW_ONE_TIME_CODE"], "on");
+        assert_eq!(env["RESETPW_CODE_TTL_SECONDS"], "600");
+        assert_eq!(env["RESETPW_MAX_PER_CALLER_NUMBER"], "5");
+        assert_eq!(env["RESETPW_CALLER_NUMBER_WINDOW_SECONDS"], "3600");
+        for unset in [
+            "RESETPW_REFUSE_GROUPS",
+            "RESETPW_SERVICE_DESK_NUMBER",
+            "RESETPW_EMAIL_FROM",
+        ] {
+            assert!(!env.contains_key(unset), "{unset} is set without its key");
+        }
+        let env = from_stack(
+            &stack(concat!(
+                "  refuse_groups: [Domain Admins, \"CN=Tier0,OU=Groups,DC=corp\"]\n",
+                "fulfillment:\n  attempts: {per_caller_number: 2, per_caller_window_minutes: 30}\n",
+                "verification: {one_time_code: false, code_ttl_seconds: 120}\n",
+                "notify: {service_desk_number: \"+12065550100\", email_from: desk@corp.example.com}\n",
+            )),
+            "",
+        );
+        assert_eq!(env["RESETPW_ONE_TIME_CODE"], "off");
+        assert_eq!(env["RESETPW_CODE_TTL_SECONDS"], "120");
+        assert_eq!(env["RESETPW_MAX_PER_CALLER_NUMBER"], "2");
+        assert_eq!(env["RESETPW_CALLER_NUMBER_WINDOW_SECONDS"], "1800");
+        assert_eq!(
+            env["RESETPW_REFUSE_GROUPS"],
+            "Domain Admins;CN=Tier0,OU=Groups,DC=corp"
+        );
+        assert_eq!(env["RESETPW_SERVICE_DESK_NUMBER"], "+12065550100");
+        assert_eq!(env["RESETPW_EMAIL_FROM"], "desk@corp.example.com");
+        for name in env.keys() {
+            assert!(field_of(name).is_some(), "{name} has no plan field");
+        }
     }
 
     #[test]

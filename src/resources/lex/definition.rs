@@ -1,35 +1,39 @@
 //! The bot's DRAFT definition as one resource (see `mod.rs` for why): the locale with its
-//! voice and confidence threshold, the `Month` slot type, the `ResetPW` intent with the
-//! stack's utterances and both code hooks, its slots `UserID`, `DOB`, `MonthStarted` (each
-//! required, with a prompt and retries) and their priorities. Each field of the plan is one
-//! part; an update changes only the parts that differ.
+//! voice and confidence threshold, the `Month` slot type, with the one-time code the
+//! `OneTimeCode` slot type (AMAZON.AlphaNumeric restricted to six digits), and the intents
+//! `ResetPW` and `UnlockAccount`, each with its utterances, both code hooks, the slots `UserID`,
+//! `DOB`, `MonthStarted` and (with the code) `Code` — each required, with a prompt, retries and
+//! Lex's default obfuscation (their values never reach conversation logs) — and their
+//! priorities. Each field of the plan is one part; an update changes only the parts that differ.
 
 use super::{
-    desired_definition, fingerprint, read_definition, slot_field, Definition, LiveDefinition,
-    DRAFT, INTENT, MAX_RETRIES, MONTH, SLOTS,
+    desired_definition, fingerprint, intent_fields, read_definition, slot_field, Definition,
+    LiveDefinition, Spec, CODE_PARENT, CODE_PATTERN, CODE_TYPE, DRAFT, INTENTS, MAX_RETRIES, MONTH,
+    OBFUSCATION, SLOTS, UNLOCK_INTENT,
 };
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
-use crate::resources::other;
-use crate::stack::Bot as BotConfig;
+use crate::resources::{other, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_lexmodelsv2::types::{
-    DialogCodeHookSettings, FulfillmentCodeHookSettings, Message, MessageGroup, PlainTextMessage,
-    PromptSpecification, SampleUtterance, SampleValue, SlotConstraint, SlotPriority, SlotTypeValue,
-    SlotValueElicitationSetting, SlotValueResolutionStrategy, SlotValueSelectionSetting,
-    VoiceSettings,
+    DialogCodeHookSettings, FulfillmentCodeHookSettings, Message, MessageGroup, ObfuscationSetting,
+    ObfuscationSettingType, PlainTextMessage, PromptSpecification, SampleUtterance, SampleValue,
+    SlotConstraint, SlotPriority, SlotTypeValue, SlotValueElicitationSetting, SlotValueRegexFilter,
+    SlotValueResolutionStrategy, SlotValueSelectionSetting, VoiceSettings,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub const ID: &str = "bot-definition";
 const KIND: &str = "lex-bot-definition";
+const MONTH_DESCRIPTION: &str = "The months, with abbreviations and numbers as synonyms";
+const CODE_DESCRIPTION: &str = "The six-digit one-time code texted to the phone on record";
 
 pub struct BotDefinition {
     stack: String,
     /// `None` when only observed and deleted (`down`).
-    config: Option<BotConfig>,
+    spec: Option<Spec>,
 }
 
 fn built<T>(r: Result<T, aws_sdk_lexmodelsv2::error::BuildError>) -> Result<T, ResourceError> {
@@ -48,22 +52,32 @@ fn prompt(text: &str) -> Result<PromptSpecification, ResourceError> {
     )
 }
 
+fn description(intent: &str) -> &'static str {
+    if intent == UNLOCK_INTENT {
+        "Verify the caller and unlock their directory account (no new password)"
+    } else {
+        "Verify the caller and reset their directory password"
+    }
+}
+
 impl BotDefinition {
-    pub fn new(stack: &str, config: Option<BotConfig>) -> Self {
+    pub fn new(stack: &str, spec: Option<Spec>) -> Self {
         BotDefinition {
             stack: stack.into(),
-            config,
+            spec,
         }
     }
 
-    fn config(&self) -> Result<&BotConfig, ResourceError> {
-        self.config
+    fn spec(&self) -> Result<&Spec, ResourceError> {
+        self.spec
             .as_ref()
             .ok_or_else(|| other("the bot's settings are not known (no `bot` section)"))
     }
 
     fn locale(&self) -> &str {
-        self.config.as_ref().map_or("en_US", |c| c.locale.as_str())
+        self.spec
+            .as_ref()
+            .map_or("en_US", |c| c.bot.locale.as_str())
     }
 
     fn bot_id(inputs: &Outputs) -> Result<String, ResourceError> {
@@ -90,16 +104,19 @@ impl BotDefinition {
         }
     }
 
-    /// Brings the DRAFT locale from `current` to the stack's definition, part by part.
+    /// Brings the DRAFT locale from `current` to the stack's definition, part by part: the
+    /// locale, the slot types (at once), both intents (at once, each its slots in turn), and
+    /// last a slot type the stack no longer wants, once no slot uses it.
     async fn converge(
         &self,
         cx: &Cx,
         bot_id: &str,
         current: Option<LiveDefinition>,
     ) -> Result<(), ResourceError> {
-        let config = self.config()?;
+        let spec = self.spec()?;
+        let config = &spec.bot;
         let locale = self.locale().to_string();
-        let want = desired_definition(config);
+        let want = desired_definition(spec);
         let mut cur = current.unwrap_or_default();
         let differs = |cur: &LiveDefinition, field: &str| cur.fields.get(field) != want.get(field);
         let lex = &cx.lex;
@@ -157,7 +174,56 @@ impl BotDefinition {
                 .map_err(|e| self.err("update the locale of")(e.into()))?;
         }
 
-        // The Month slot type.
+        // The slot types, at once.
+        let (month_id, code_id) = tokio::join!(
+            self.converge_month(cx, bot_id, &cur, &want),
+            self.converge_code_type(cx, bot_id, &cur, &want, spec.one_time_code)
+        );
+        let mut type_ids = BTreeMap::from([(MONTH, month_id?)]);
+        if let Some(id) = code_id? {
+            type_ids.insert(CODE_TYPE, id);
+        }
+
+        // The intents, at once.
+        let intents = futures::future::join_all(
+            INTENTS
+                .iter()
+                .map(|intent| self.converge_intent(cx, bot_id, intent, &cur, &want, &type_ids)),
+        )
+        .await;
+        for result in intents {
+            result?;
+        }
+
+        // A one-time code type the stack no longer wants: its slots are gone now.
+        if !spec.one_time_code {
+            if let Some(id) = cur.slot_type_ids.get(CODE_TYPE) {
+                let result = lex
+                    .delete_slot_type()
+                    .bot_id(bot_id)
+                    .bot_version(DRAFT)
+                    .locale_id(&locale)
+                    .slot_type_id(id)
+                    .send()
+                    .await;
+                tolerate(result, super::GONE).map_err(|e| {
+                    self.err("delete the OneTimeCode slot type (the stack has `one_time_code: false`) of")(e)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The Month slot type: its id, created or updated as needed.
+    async fn converge_month(
+        &self,
+        cx: &Cx,
+        bot_id: &str,
+        cur: &LiveDefinition,
+        want: &Definition,
+    ) -> Result<String, ResourceError> {
+        let lex = &cx.lex;
+        let locale = self.locale();
         let mut values = Vec::new();
         for (value, synonyms) in super::month_values() {
             let mut v = SlotTypeValue::builder()
@@ -172,14 +238,15 @@ impl BotDefinition {
                 .resolution_strategy(SlotValueResolutionStrategy::TopResolution)
                 .build(),
         )?;
-        let month_id = match cur.slot_type_id.clone() {
+        let field = super::slot_type_field(MONTH);
+        Ok(match cur.slot_type_ids.get(MONTH) {
             None => lex
                 .create_slot_type()
                 .bot_id(bot_id)
                 .bot_version(DRAFT)
-                .locale_id(&locale)
+                .locale_id(locale)
                 .slot_type_name(MONTH)
-                .description("The months, with abbreviations and numbers as synonyms")
+                .description(MONTH_DESCRIPTION)
                 .set_slot_type_values(Some(values))
                 .value_selection_setting(selection)
                 .send()
@@ -189,64 +256,147 @@ impl BotDefinition {
                 .unwrap_or_default()
                 .to_string(),
             Some(id) => {
-                if differs(&cur, "slot_type Month") {
+                if cur.fields.get(field) != want.get(field) {
                     lex.update_slot_type()
                         .bot_id(bot_id)
                         .bot_version(DRAFT)
-                        .locale_id(&locale)
-                        .slot_type_id(&id)
+                        .locale_id(locale)
+                        .slot_type_id(id)
                         .slot_type_name(MONTH)
-                        .description("The months, with abbreviations and numbers as synonyms")
+                        .description(MONTH_DESCRIPTION)
                         .set_slot_type_values(Some(values))
                         .value_selection_setting(selection)
                         .send()
                         .await
                         .map_err(|e| self.err("update the Month slot type of")(e.into()))?;
                 }
-                id
+                id.clone()
             }
-        };
+        })
+    }
 
-        // The intent (its slot priorities once the slots exist).
-        let utterances: Vec<SampleUtterance> = config
-            .utterances
+    /// The OneTimeCode slot type when the stack asks for the code: AMAZON.AlphaNumeric with a
+    /// regular expression of six digits, the value as said. Its id; `None` without the code.
+    async fn converge_code_type(
+        &self,
+        cx: &Cx,
+        bot_id: &str,
+        cur: &LiveDefinition,
+        want: &Definition,
+        one_time_code: bool,
+    ) -> Result<Option<String>, ResourceError> {
+        if !one_time_code {
+            return Ok(None);
+        }
+        let lex = &cx.lex;
+        let locale = self.locale();
+        let selection = built(
+            SlotValueSelectionSetting::builder()
+                .resolution_strategy(SlotValueResolutionStrategy::OriginalValue)
+                .regex_filter(built(
+                    SlotValueRegexFilter::builder()
+                        .pattern(CODE_PATTERN)
+                        .build(),
+                )?)
+                .build(),
+        )?;
+        let field = super::slot_type_field(CODE_TYPE);
+        Ok(Some(match cur.slot_type_ids.get(CODE_TYPE) {
+            None => lex
+                .create_slot_type()
+                .bot_id(bot_id)
+                .bot_version(DRAFT)
+                .locale_id(locale)
+                .slot_type_name(CODE_TYPE)
+                .description(CODE_DESCRIPTION)
+                .parent_slot_type_signature(CODE_PARENT)
+                .value_selection_setting(selection)
+                .send()
+                .await
+                .map_err(|e| self.err("create the OneTimeCode slot type of")(e.into()))?
+                .slot_type_id()
+                .unwrap_or_default()
+                .to_string(),
+            Some(id) => {
+                if cur.fields.get(field) != want.get(field) {
+                    lex.update_slot_type()
+                        .bot_id(bot_id)
+                        .bot_version(DRAFT)
+                        .locale_id(locale)
+                        .slot_type_id(id)
+                        .slot_type_name(CODE_TYPE)
+                        .description(CODE_DESCRIPTION)
+                        .parent_slot_type_signature(CODE_PARENT)
+                        .value_selection_setting(selection)
+                        .send()
+                        .await
+                        .map_err(|e| self.err("update the OneTimeCode slot type of")(e.into()))?;
+                }
+                id.clone()
+            }
+        }))
+    }
+
+    /// One intent: created when missing, its slots created, updated or deleted in turn, then
+    /// the intent itself updated (utterances, hooks and slot priorities) when any of it changed.
+    async fn converge_intent(
+        &self,
+        cx: &Cx,
+        bot_id: &str,
+        intent: &str,
+        cur: &LiveDefinition,
+        want: &Definition,
+        type_ids: &BTreeMap<&str, String>,
+    ) -> Result<(), ResourceError> {
+        let spec = self.spec()?;
+        let lex = &cx.lex;
+        let locale = self.locale();
+        let differs = |field: &str| cur.fields.get(field) != want.get(field);
+        let f = intent_fields(intent);
+        let utterances: Vec<SampleUtterance> = spec
+            .utterances(intent)
             .iter()
             .map(|u| built(SampleUtterance::builder().utterance(u).build()))
             .collect::<Result<_, _>>()?;
         let dialog = DialogCodeHookSettings::builder().enabled(true).build();
         let fulfillment = FulfillmentCodeHookSettings::builder().enabled(true).build();
-        let mut intent_changed = differs(&cur, "utterances")
-            || differs(&cur, "intent ResetPW")
-            || differs(&cur, "slot_priorities");
-        let intent_id = match cur.intent_id.clone() {
-            Some(id) => id,
+        let mut intent_changed = differs(f.utterances) || differs(f.hooks) || differs(f.priorities);
+        let live = cur.intents.get(intent);
+        let intent_id = match live {
+            Some(i) => i.id.clone(),
             None => {
                 intent_changed = true;
                 lex.create_intent()
                     .bot_id(bot_id)
                     .bot_version(DRAFT)
-                    .locale_id(&locale)
-                    .intent_name(INTENT)
-                    .description("Verify the caller and reset their directory password")
+                    .locale_id(locale)
+                    .intent_name(intent)
+                    .description(description(intent))
                     .set_sample_utterances(Some(utterances.clone()))
                     .dialog_code_hook(dialog.clone())
                     .fulfillment_code_hook(fulfillment.clone())
                     .send()
                     .await
-                    .map_err(|e| self.err("create the ResetPW intent of")(e.into()))?
+                    .map_err(|e| self.err("create an intent of")(e.into()))?
                     .intent_id()
                     .unwrap_or_default()
                     .to_string()
             }
         };
+        let live_slots = live.map(|i| i.slot_ids.clone()).unwrap_or_default();
 
-        // The slots.
+        // The slots, in turn.
+        let wanted = spec.slots();
+        let obfuscation = built(
+            ObfuscationSetting::builder()
+                .obfuscation_setting_type(ObfuscationSettingType::from(OBFUSCATION))
+                .build(),
+        )?;
         let mut slot_ids = Vec::new();
-        for (name, slot_type, text) in SLOTS {
-            let type_id = if *slot_type == MONTH {
-                month_id.as_str()
-            } else {
-                slot_type
+        for (name, slot_type, text) in &wanted {
+            let type_id = match type_ids.get(slot_type) {
+                Some(id) => id.as_str(),
+                None => slot_type,
             };
             let setting = built(
                 SlotValueElicitationSetting::builder()
@@ -254,17 +404,18 @@ impl BotDefinition {
                     .prompt_specification(prompt(text)?)
                     .build(),
             )?;
-            let id = match cur.slot_ids.get(*name) {
+            let id = match live_slots.get(*name) {
                 None => {
                     intent_changed = true;
                     lex.create_slot()
                         .bot_id(bot_id)
                         .bot_version(DRAFT)
-                        .locale_id(&locale)
+                        .locale_id(locale)
                         .intent_id(&intent_id)
                         .slot_name(*name)
                         .slot_type_id(type_id)
                         .value_elicitation_setting(setting)
+                        .obfuscation_setting(obfuscation.clone())
                         .send()
                         .await
                         .map_err(|e| self.err("create a slot of")(e.into()))?
@@ -273,16 +424,17 @@ impl BotDefinition {
                         .to_string()
                 }
                 Some(id) => {
-                    if differs(&cur, slot_field(name)) {
+                    if differs(slot_field(intent, name)) {
                         lex.update_slot()
                             .bot_id(bot_id)
                             .bot_version(DRAFT)
-                            .locale_id(&locale)
+                            .locale_id(locale)
                             .intent_id(&intent_id)
                             .slot_id(id)
                             .slot_name(*name)
                             .slot_type_id(type_id)
                             .value_elicitation_setting(setting)
+                            .obfuscation_setting(obfuscation.clone())
                             .send()
                             .await
                             .map_err(|e| self.err("update a slot of")(e.into()))?;
@@ -292,12 +444,13 @@ impl BotDefinition {
             };
             slot_ids.push(id);
         }
-        for (name, id) in &cur.slot_ids {
-            if !SLOTS.iter().any(|s| s.0 == name) {
+        // Slots the stack does not want: one resetpw never makes, or `Code` without the code.
+        for (name, id) in &live_slots {
+            if !wanted.iter().any(|s| s.0 == name) {
                 lex.delete_slot()
                     .bot_id(bot_id)
                     .bot_version(DRAFT)
-                    .locale_id(&locale)
+                    .locale_id(locale)
                     .intent_id(&intent_id)
                     .slot_id(id)
                     .send()
@@ -324,17 +477,17 @@ impl BotDefinition {
             lex.update_intent()
                 .bot_id(bot_id)
                 .bot_version(DRAFT)
-                .locale_id(&locale)
+                .locale_id(locale)
                 .intent_id(&intent_id)
-                .intent_name(INTENT)
-                .description("Verify the caller and reset their directory password")
+                .intent_name(intent)
+                .description(description(intent))
                 .set_sample_utterances(Some(utterances))
                 .dialog_code_hook(dialog)
                 .fulfillment_code_hook(fulfillment)
                 .set_slot_priorities(Some(priorities))
                 .send()
                 .await
-                .map_err(|e| self.err("update the ResetPW intent of")(e.into()))?;
+                .map_err(|e| self.err("update an intent of")(e.into()))?;
         }
         Ok(())
     }
@@ -394,10 +547,11 @@ impl Resource for BotDefinition {
     fn read_rounds(&self) -> usize {
         4
     }
-    /// The read finding no locale; create it; wait until created; the slot type; the intent;
-    /// each slot in turn (3); then the intent's slot priorities.
+    /// The read finding no locale; create it; wait until created; the slot types (at once);
+    /// the intents (at once); each slot in turn (4 with the one-time code, 3 without); then
+    /// the intents' slot priorities.
     fn create_rounds(&self) -> usize {
-        9
+        6 + self.spec.as_ref().map_or(SLOTS.len(), |s| s.slots().len())
     }
     /// Any change gives the DRAFT a new fingerprint: the build shows it will run again.
     fn outputs_changed_by(&self, changes: &[Change]) -> Vec<&'static str> {
@@ -409,10 +563,10 @@ impl Resource for BotDefinition {
     }
 
     fn desired(&self, _cx: &Cx, _inputs: &Outputs) -> Props {
-        let Some(config) = &self.config else {
+        let Some(spec) = &self.spec else {
             return Props::new();
         };
-        desired_definition(config)
+        desired_definition(spec)
             .into_iter()
             .map(|(k, v)| (k, Prop::Known(v)))
             .collect()
@@ -427,12 +581,7 @@ impl Resource for BotDefinition {
         let Some((bot, Some(live))) = read.await? else {
             return Ok(None);
         };
-        let mut props = live.fields.clone();
-        // A field resetpw does not set shows only when there is something to remove.
-        props.remove("slot (other)");
-        if let Some(extra) = live.fields.get("slot (other)") {
-            props.insert("slot (other)", extra.clone());
-        }
+        let props = live.fields.clone();
         Ok(Some(Live {
             physical_id: bot.id.clone(),
             outputs: Self::outputs(&bot.id, &live.fields),
@@ -448,13 +597,17 @@ impl Resource for BotDefinition {
         inputs: &Outputs,
     ) -> Result<Vec<Change>, ResourceError> {
         let mut changes = crate::engine::diff_props(&self.desired(cx, inputs), &live.props, &[]);
-        if let Some(extra) = live.props.get("slot (other)") {
-            changes.push(Change {
-                field: "slot (other)",
-                old: crate::engine::Shown::Value(extra.clone()),
-                new: crate::engine::Shown::Absent,
-                replace: false,
-            });
+        // A slot resetpw does not make: the field shows only when there is one to remove.
+        for intent in INTENTS {
+            let field = intent_fields(intent).other_slot;
+            if let Some(extra) = live.props.get(field) {
+                changes.push(Change {
+                    field,
+                    old: crate::engine::Shown::Value(extra.clone()),
+                    new: crate::engine::Shown::Absent,
+                    replace: false,
+                });
+            }
         }
         Ok(changes)
     }
@@ -470,7 +623,7 @@ impl Resource for BotDefinition {
             .await
             .map_err(self.err("read"))?;
         self.converge(cx, &bot_id, current).await?;
-        Ok(Self::outputs(&bot_id, &desired_definition(self.config()?)))
+        Ok(Self::outputs(&bot_id, &desired_definition(self.spec()?)))
     }
 
     async fn update(
@@ -485,7 +638,7 @@ impl Resource for BotDefinition {
             .await
             .map_err(self.err("read"))?;
         self.converge(cx, &bot_id, current).await?;
-        Ok(Self::outputs(&bot_id, &desired_definition(self.config()?)))
+        Ok(Self::outputs(&bot_id, &desired_definition(self.spec()?)))
     }
 
     fn deleted_with(&self) -> Option<&'static str> {

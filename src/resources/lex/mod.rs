@@ -49,6 +49,10 @@ use tokio::sync::OnceCell;
 pub const DRAFT: &str = "DRAFT";
 pub const ALIAS_NAME: &str = "live";
 pub const INTENT: &str = "ResetPW";
+/// The second intent: the same verification, then the account is unlocked (no new password).
+pub const UNLOCK_INTENT: &str = "UnlockAccount";
+/// resetpw's intents.
+pub const INTENTS: [&str; 2] = [INTENT, UNLOCK_INTENT];
 pub const MONTH: &str = "Month";
 /// What Lex answers for something that is not there (reads: 404; changes: 412).
 pub const GONE: &[&str] = &["ResourceNotFoundException", "PreconditionFailedException"];
@@ -218,8 +222,9 @@ pub async fn retag(
     Ok(())
 }
 
-/// The slots of the ResetPW intent, in elicitation order: name, slot type (a built-in id or
-/// the custom `Month`), prompt. The names are what the Lambda reads (lambda/README.md).
+/// The slots of both intents, in elicitation order: name, slot type (a built-in id or a
+/// custom type's name), prompt. The names are what the Lambda reads (lambda/README.md); `Code`
+/// is there only with the one-time code ([`slots`]).
 pub const SLOTS: &[(&str, &str, &str)] = &[
     (
         "UserID",
@@ -232,9 +237,53 @@ pub const SLOTS: &[(&str, &str, &str)] = &[
         MONTH,
         "In which month did you start working here?",
     ),
+    (
+        CODE_SLOT,
+        CODE_TYPE,
+        "I have sent a six-digit code by text message to the phone number we have on file. Please enter it on your keypad or say it.",
+    ),
 ];
 /// Retries of each slot prompt.
 pub const MAX_RETRIES: i32 = 2;
+/// The slot that takes the one-time code.
+pub const CODE_SLOT: &str = "Code";
+/// Its slot type: AMAZON.AlphaNumeric restricted to six digits by a regular expression (Lex V2's
+/// way to restrict a built-in type: a custom type with it as parent and a `regexFilter`).
+pub const CODE_TYPE: &str = "OneTimeCode";
+pub const CODE_PATTERN: &str = "[0-9]{6}";
+pub const CODE_PARENT: &str = "AMAZON.AlphaNumeric";
+/// Lex V2 keeps these slots' values out of conversation logs.
+pub const OBFUSCATION: &str = "DefaultObfuscation";
+/// The custom slot types resetpw makes.
+pub const SLOT_TYPES: [&str; 2] = [MONTH, CODE_TYPE];
+
+/// What a bot definition is made from: the `bot` section, and whether the line asks for the
+/// one-time code (`verification.one_time_code`), which adds the `Code` slot and its type.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub bot: BotConfig,
+    pub one_time_code: bool,
+}
+
+impl Spec {
+    /// The slots the intents have, in elicitation order.
+    pub fn slots(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        SLOTS
+            .iter()
+            .copied()
+            .filter(|(name, _, _)| self.one_time_code || *name != CODE_SLOT)
+            .collect()
+    }
+
+    /// Each intent's sample utterances.
+    pub fn utterances(&self, intent: &str) -> &[String] {
+        if intent == UNLOCK_INTENT {
+            &self.bot.unlock_utterances
+        } else {
+            &self.bot.utterances
+        }
+    }
+}
 
 pub const MONTHS: [&str; 12] = [
     "January",
@@ -260,21 +309,74 @@ pub fn month_values() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// The field of a definition that holds a slot, as the plan names it.
-pub fn slot_field(name: &str) -> &'static str {
-    match name {
-        "UserID" => "slot UserID",
-        "DOB" => "slot DOB",
-        "MonthStarted" => "slot MonthStarted",
-        _ => "slot (other)",
+/// The plan's fields of one intent: hooks, utterances, slot order, and each slot by name.
+/// ResetPW's keep the names they had before the bot had a second intent.
+pub struct IntentFields {
+    pub hooks: &'static str,
+    pub utterances: &'static str,
+    pub priorities: &'static str,
+    /// A slot resetpw does not make (the update removes it).
+    pub other_slot: &'static str,
+}
+
+pub fn intent_fields(intent: &str) -> IntentFields {
+    if intent == UNLOCK_INTENT {
+        IntentFields {
+            hooks: "intent UnlockAccount",
+            utterances: "UnlockAccount utterances",
+            priorities: "UnlockAccount slot_priorities",
+            other_slot: "UnlockAccount slot (other)",
+        }
+    } else {
+        IntentFields {
+            hooks: "intent ResetPW",
+            utterances: "utterances",
+            priorities: "slot_priorities",
+            other_slot: "slot (other)",
+        }
+    }
+}
+
+/// The field of a definition that holds a slot of an intent, as the plan names it.
+pub fn slot_field(intent: &str, name: &str) -> &'static str {
+    match (intent == UNLOCK_INTENT, name) {
+        (false, "UserID") => "slot UserID",
+        (false, "DOB") => "slot DOB",
+        (false, "MonthStarted") => "slot MonthStarted",
+        (false, CODE_SLOT) => "slot Code",
+        (true, "UserID") => "UnlockAccount slot UserID",
+        (true, "DOB") => "UnlockAccount slot DOB",
+        (true, "MonthStarted") => "UnlockAccount slot MonthStarted",
+        (true, CODE_SLOT) => "UnlockAccount slot Code",
+        _ => intent_fields(intent).other_slot,
+    }
+}
+
+/// The field of a custom slot type.
+pub fn slot_type_field(name: &str) -> &'static str {
+    if name == CODE_TYPE {
+        "slot_type OneTimeCode"
+    } else {
+        "slot_type Month"
     }
 }
 
 /// A normalized definition: the values resetpw sets, by field.
 pub type Definition = BTreeMap<&'static str, Value>;
 
-/// The definition the stack file asks for.
-pub fn desired_definition(bot: &BotConfig) -> Definition {
+/// The normalized one-time code slot type.
+pub fn code_type_value(
+    parent: Option<&str>,
+    strategy: Option<&str>,
+    pattern: Option<&str>,
+) -> Value {
+    json!({"parent": parent, "resolution": strategy, "regex": pattern})
+}
+
+/// The definition the stack file asks for. A part the stack does not want (the `Code` slot and
+/// its type without the one-time code) is `null`, as a read shows a missing part.
+pub fn desired_definition(spec: &Spec) -> Definition {
+    let bot = &spec.bot;
     let mut d = Definition::from([
         ("voice", json!(bot.voice)),
         ("confidence_threshold", json!(bot.confidence_threshold)),
@@ -285,44 +387,94 @@ pub fn desired_definition(bot: &BotConfig) -> Definition {
                 .map(|(v, s)| json!({"value": v, "synonyms": s}))
                 .collect::<Vec<_>>()),
         ),
-        ("utterances", json!(bot.utterances)),
         (
-            "intent ResetPW",
-            json!({"dialog_code_hook": true, "fulfillment_code_hook": true}),
-        ),
-        (
-            "slot_priorities",
-            json!(SLOTS.iter().map(|s| s.0).collect::<Vec<_>>()),
+            "slot_type OneTimeCode",
+            if spec.one_time_code {
+                code_type_value(Some(CODE_PARENT), Some("OriginalValue"), Some(CODE_PATTERN))
+            } else {
+                Value::Null
+            },
         ),
     ]);
-    for (name, slot_type, prompt) in SLOTS {
+    let slots = spec.slots();
+    for intent in INTENTS {
+        let f = intent_fields(intent);
+        d.insert(f.utterances, json!(spec.utterances(intent)));
         d.insert(
-            slot_field(name),
-            slot_value(slot_type, true, prompt, MAX_RETRIES),
+            f.hooks,
+            json!({"dialog_code_hook": true, "fulfillment_code_hook": true}),
         );
+        d.insert(
+            f.priorities,
+            json!(slots.iter().map(|s| s.0).collect::<Vec<_>>()),
+        );
+        for (name, slot_type, prompt) in SLOTS {
+            let wanted = slots.iter().any(|s| s.0 == *name);
+            d.insert(
+                slot_field(intent, name),
+                if wanted {
+                    slot_value(slot_type, true, prompt, MAX_RETRIES, Some(OBFUSCATION))
+                } else {
+                    Value::Null
+                },
+            );
+        }
     }
     d
 }
 
-pub fn slot_value(slot_type: &str, required: bool, prompt: &str, retries: i32) -> Value {
-    json!({"type": slot_type, "required": required, "prompt": prompt, "max_retries": retries})
+pub fn slot_value(
+    slot_type: &str,
+    required: bool,
+    prompt: &str,
+    retries: i32,
+    obfuscation: Option<&str>,
+) -> Value {
+    json!({"type": slot_type, "required": required, "prompt": prompt, "max_retries": retries,
+           "obfuscation": obfuscation})
+}
+
+/// An intent as read from Lex, with the ids an update needs.
+#[derive(Debug, Clone, Default)]
+pub struct LiveIntent {
+    pub id: String,
+    /// Slot name → slot id.
+    pub slot_ids: BTreeMap<String, String>,
 }
 
 /// A definition as read from Lex, with the ids an update needs.
 #[derive(Debug, Clone, Default)]
 pub struct LiveDefinition {
     pub locale_exists: bool,
-    pub slot_type_id: Option<String>,
-    pub intent_id: Option<String>,
-    /// Slot name → slot id.
-    pub slot_ids: BTreeMap<String, String>,
+    /// Custom slot type name (of resetpw's) → id.
+    pub slot_type_ids: BTreeMap<String, String>,
+    /// Intent name (of resetpw's) → its ids.
+    pub intents: BTreeMap<String, LiveIntent>,
     pub fields: Definition,
+}
+
+/// The fields a definition can have: every one `null` until read.
+fn null_fields() -> Definition {
+    let mut f = Definition::new();
+    for t in SLOT_TYPES {
+        f.insert(slot_type_field(t), Value::Null);
+    }
+    for intent in INTENTS {
+        let i = intent_fields(intent);
+        for field in [i.utterances, i.hooks, i.priorities] {
+            f.insert(field, Value::Null);
+        }
+        for (name, _, _) in SLOTS {
+            f.insert(slot_field(intent, name), Value::Null);
+        }
+    }
+    f
 }
 
 /// Reads the normalized definition of a version (`DRAFT` or a number) of the bot; `None` when
 /// the locale does not exist there. Fields of missing parts are `null`. Three rounds: the
-/// locale, its slot types and its intents at once; then the `Month` slot type, the `ResetPW`
-/// intent and its slots at once; then every slot at once.
+/// locale, its slot types and its intents at once; then resetpw's slot types, its intents and
+/// their slot lists at once; then every slot at once.
 pub async fn read_definition(
     cx: &Cx,
     bot_id: &str,
@@ -341,7 +493,8 @@ pub async fn read_definition(
             GONE,
         )
     };
-    let slot_type = async {
+    let slot_types = async {
+        let mut found = BTreeMap::new();
         let mut pages = lex
             .list_slot_types()
             .bot_id(bot_id)
@@ -350,17 +503,18 @@ pub async fn read_definition(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            if let Some(s) = page?
-                .slot_type_summaries()
-                .iter()
-                .find(|s| s.slot_type_name() == Some(MONTH))
-            {
-                return Ok(s.slot_type_id().map(str::to_string));
+            for s in page?.slot_type_summaries() {
+                if let (Some(name), Some(id)) = (s.slot_type_name(), s.slot_type_id()) {
+                    if SLOT_TYPES.contains(&name) {
+                        found.insert(name.to_string(), id.to_string());
+                    }
+                }
             }
         }
-        Ok::<_, ApiError>(None)
+        Ok::<_, ApiError>(found)
     };
-    let intent = async {
+    let intents = async {
+        let mut found = BTreeMap::new();
         let mut pages = lex
             .list_intents()
             .bot_id(bot_id)
@@ -369,53 +523,39 @@ pub async fn read_definition(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            if let Some(i) = page?
-                .intent_summaries()
-                .iter()
-                .find(|i| i.intent_name() == Some(INTENT))
-            {
-                return Ok(i.intent_id().map(str::to_string));
+            for i in page?.intent_summaries() {
+                if let (Some(name), Some(id)) = (i.intent_name(), i.intent_id()) {
+                    if INTENTS.contains(&name) {
+                        found.insert(name.to_string(), id.to_string());
+                    }
+                }
             }
         }
-        Ok::<_, ApiError>(None)
+        Ok::<_, ApiError>(found)
     };
-    let (described, slot_type, intent) = tokio::join!(described, slot_type, intent);
+    let (described, slot_types, intents) = tokio::join!(described, slot_types, intents);
     // The lists fail when the locale is not there: their errors count only when it is.
     let Some(l) = described? else {
         return Ok(None);
     };
     let mut live = LiveDefinition {
         locale_exists: true,
-        slot_type_id: slot_type?,
-        intent_id: intent?,
+        slot_type_ids: slot_types?,
+        fields: null_fields(),
         ..Default::default()
     };
-    let f = &mut live.fields;
-    f.insert(
+    let intent_ids = intents?;
+    live.fields.insert(
         "voice",
         json!(l.voice_settings().map(|v| v.voice_id().to_string())),
     );
-    f.insert(
+    live.fields.insert(
         "confidence_threshold",
         json!(l.nlu_intent_confidence_threshold()),
     );
-    for field in [
-        "slot_type Month",
-        "utterances",
-        "intent ResetPW",
-        "slot_priorities",
-    ] {
-        f.insert(field, Value::Null);
-    }
-    for (name, _, _) in SLOTS {
-        f.insert(slot_field(name), Value::Null);
-    }
 
-    // The Month slot type, the ResetPW intent and the intent's slots, at once.
-    let month = async {
-        let Some(id) = &live.slot_type_id else {
-            return Ok(None);
-        };
+    // resetpw's slot types, its intents and their slots, at once.
+    let types = futures::future::join_all(live.slot_type_ids.iter().map(|(name, id)| async move {
         let t = lex
             .describe_slot_type()
             .bot_id(bot_id)
@@ -424,134 +564,155 @@ pub async fn read_definition(
             .slot_type_id(id)
             .send()
             .await?;
-        let values: Vec<Value> = t
-            .slot_type_values()
-            .iter()
-            .map(|v| {
-                json!({
-                    "value": v.sample_value().map(|s| s.value()),
-                    "synonyms": v.synonyms().iter().map(|s| s.value()).collect::<Vec<_>>(),
+        let value = if name == CODE_TYPE {
+            let selection = t.value_selection_setting();
+            code_type_value(
+                t.parent_slot_type_signature(),
+                selection.map(|s| s.resolution_strategy().as_str()),
+                selection
+                    .and_then(|s| s.regex_filter())
+                    .map(|r| r.pattern()),
+            )
+        } else {
+            json!(t
+                .slot_type_values()
+                .iter()
+                .map(|v| {
+                    json!({
+                        "value": v.sample_value().map(|s| s.value()),
+                        "synonyms": v.synonyms().iter().map(|s| s.value()).collect::<Vec<_>>(),
+                    })
                 })
-            })
-            .collect();
-        Ok::<_, ApiError>(Some(json!(values)))
-    };
-    let intent = async {
-        let Some(intent_id) = &live.intent_id else {
-            return Ok(None);
+                .collect::<Vec<_>>())
         };
-        let described = async {
-            lex.describe_intent()
-                .bot_id(bot_id)
-                .bot_version(version)
-                .locale_id(locale)
-                .intent_id(intent_id)
-                .send()
-                .await
-                .map_err(ApiError::from)
-        };
-        let slots = async {
-            // Slot id → slot name.
-            let mut names: BTreeMap<String, String> = BTreeMap::new();
-            let mut pages = lex
-                .list_slots()
-                .bot_id(bot_id)
-                .bot_version(version)
-                .locale_id(locale)
-                .intent_id(intent_id)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                for s in page?.slot_summaries() {
-                    if let (Some(id), Some(name)) = (s.slot_id(), s.slot_name()) {
-                        names.insert(id.to_string(), name.to_string());
+        Ok::<_, ApiError>((slot_type_field(name), value))
+    }));
+    let described_intents =
+        futures::future::join_all(intent_ids.iter().map(|(name, intent_id)| async move {
+            let described = async {
+                lex.describe_intent()
+                    .bot_id(bot_id)
+                    .bot_version(version)
+                    .locale_id(locale)
+                    .intent_id(intent_id)
+                    .send()
+                    .await
+                    .map_err(ApiError::from)
+            };
+            let slots = async {
+                // Slot id → slot name.
+                let mut names: BTreeMap<String, String> = BTreeMap::new();
+                let mut pages = lex
+                    .list_slots()
+                    .bot_id(bot_id)
+                    .bot_version(version)
+                    .locale_id(locale)
+                    .intent_id(intent_id)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    for s in page?.slot_summaries() {
+                        if let (Some(id), Some(name)) = (s.slot_id(), s.slot_name()) {
+                            names.insert(id.to_string(), name.to_string());
+                        }
                     }
                 }
-            }
-            Ok::<_, ApiError>(names)
-        };
-        let (described, slots) = tokio::join!(described, slots);
-        Ok::<_, ApiError>(Some((described?, slots?)))
-    };
-    let (month, intent) = tokio::join!(month, intent);
-    if let Some(values) = month? {
-        live.fields.insert("slot_type Month", values);
+                Ok::<_, ApiError>(names)
+            };
+            let (described, slots) = tokio::join!(described, slots);
+            Ok::<_, ApiError>((name.clone(), intent_id.clone(), described?, slots?))
+        }));
+    let (types, described_intents) = tokio::join!(types, described_intents);
+    for t in types {
+        let (field, value) = t?;
+        live.fields.insert(field, value);
     }
-    let Some((i, slot_names)) = intent? else {
-        return Ok(Some(live));
-    };
-    let intent_id = live.intent_id.clone().unwrap_or_default();
-    live.fields.insert(
-        "utterances",
-        json!(i
-            .sample_utterances()
-            .iter()
-            .map(|u| u.utterance())
-            .collect::<Vec<_>>()),
-    );
-    live.fields.insert(
-        "intent ResetPW",
-        json!({
-            "dialog_code_hook": i.dialog_code_hook().is_some_and(|h| h.enabled()),
-            "fulfillment_code_hook": i.fulfillment_code_hook().is_some_and(|h| h.enabled()),
-        }),
-    );
+    let mut intents = Vec::new();
+    for i in described_intents {
+        intents.push(i?);
+    }
 
-    // Every slot resetpw makes, at once; one it does not make is shown so the update removes it.
+    // Every slot resetpw makes, of both intents, at once; one it does not make is shown so
+    // the update removes it.
     let mut ours = Vec::new();
-    for (slot_id, name) in &slot_names {
-        live.slot_ids.insert(name.clone(), slot_id.clone());
-        if SLOTS.iter().any(|s| s.0 == name) {
-            ours.push((slot_id, name));
-        } else {
-            live.fields.insert("slot (other)", json!(name));
+    for (intent, intent_id, i, slot_names) in &intents {
+        let f = intent_fields(intent);
+        live.fields.insert(
+            f.utterances,
+            json!(i
+                .sample_utterances()
+                .iter()
+                .map(|u| u.utterance())
+                .collect::<Vec<_>>()),
+        );
+        live.fields.insert(
+            f.hooks,
+            json!({
+                "dialog_code_hook": i.dialog_code_hook().is_some_and(|h| h.enabled()),
+                "fulfillment_code_hook": i.fulfillment_code_hook().is_some_and(|h| h.enabled()),
+            }),
+        );
+        let order: Vec<Value> = i
+            .slot_priorities()
+            .iter()
+            .map(|p| {
+                json!(slot_names
+                    .get(p.slot_id())
+                    .cloned()
+                    .unwrap_or_else(|| p.slot_id().to_string()))
+            })
+            .collect();
+        live.fields.insert(f.priorities, Value::Array(order));
+        let entry = live.intents.entry(intent.clone()).or_default();
+        entry.id = intent_id.clone();
+        for (slot_id, name) in slot_names {
+            entry.slot_ids.insert(name.clone(), slot_id.clone());
+            if SLOTS.iter().any(|s| s.0 == name) {
+                ours.push((intent.as_str(), intent_id.as_str(), slot_id, name));
+            } else {
+                live.fields.insert(f.other_slot, json!(name));
+            }
         }
     }
-    let described = futures::future::join_all(ours.iter().map(|(slot_id, _)| {
+    let described = futures::future::join_all(ours.iter().map(|(_, intent_id, slot_id, _)| {
         lex.describe_slot()
             .bot_id(bot_id)
             .bot_version(version)
             .locale_id(locale)
-            .intent_id(&intent_id)
+            .intent_id(*intent_id)
             .slot_id(*slot_id)
             .send()
     }))
     .await;
-    for ((_, name), s) in ours.into_iter().zip(described) {
+    // Slot type id → name, for resetpw's custom types.
+    let type_names: BTreeMap<&str, &str> = live
+        .slot_type_ids
+        .iter()
+        .map(|(name, id)| (id.as_str(), name.as_str()))
+        .collect();
+    let mut slot_fields = Vec::new();
+    for ((intent, _, _, name), s) in ours.into_iter().zip(described) {
         let s = s?;
         let type_id = s.slot_type_id().unwrap_or_default();
-        let type_name = if Some(type_id) == live.slot_type_id.as_deref() {
-            MONTH
-        } else {
-            type_id
-        };
+        let type_name = type_names.get(type_id).copied().unwrap_or(type_id);
         let setting = s.value_elicitation_setting();
         let spec = setting.and_then(|v| v.prompt_specification());
         let prompt = spec
             .and_then(|p| p.message_groups().first())
             .and_then(|g| g.message()?.plain_text_message())
             .map(|m| m.value().to_string());
-        live.fields.insert(
-            slot_field(name),
+        slot_fields.push((
+            slot_field(intent, name),
             json!({
                 "type": type_name,
                 "required": setting.is_some_and(|v| v.slot_constraint().as_str() == "Required"),
                 "prompt": prompt,
                 "max_retries": spec.map(|p| p.max_retries()),
+                "obfuscation": s.obfuscation_setting().map(|o| o.obfuscation_setting_type().as_str()),
             }),
-        );
+        ));
     }
-    let order: Vec<Value> = i
-        .slot_priorities()
-        .iter()
-        .map(|p| {
-            json!(slot_names
-                .get(p.slot_id())
-                .cloned()
-                .unwrap_or_else(|| p.slot_id().to_string()))
-        })
-        .collect();
-    live.fields.insert("slot_priorities", Value::Array(order));
+    live.fields.extend(slot_fields);
     Ok(Some(live))
 }
 
@@ -650,17 +811,73 @@ mod tests {
         );
     }
 
+    fn spec(one_time_code: bool) -> Spec {
+        Spec {
+            bot: serde_json::from_value(json!({})).unwrap(),
+            one_time_code,
+        }
+    }
+
     #[test]
     fn the_desired_definition_names_the_lambdas_slots_in_order() {
-        let bot: BotConfig = serde_json::from_value(json!({})).unwrap();
-        let d = desired_definition(&bot);
+        let d = desired_definition(&spec(true));
+        for intent in INTENTS {
+            let f = intent_fields(intent);
+            assert_eq!(
+                d[f.priorities],
+                json!(["UserID", "DOB", "MonthStarted", "Code"]),
+                "{intent}"
+            );
+            assert_eq!(d[f.hooks]["dialog_code_hook"], true);
+            assert_eq!(d[slot_field(intent, "MonthStarted")]["type"], "Month");
+            assert_eq!(d[slot_field(intent, "DOB")]["type"], "AMAZON.Date");
+            assert_eq!(d[slot_field(intent, "UserID")]["required"], true);
+            assert_eq!(d[slot_field(intent, "Code")]["type"], CODE_TYPE);
+            for slot in ["UserID", "DOB", "MonthStarted", "Code"] {
+                assert_eq!(
+                    d[slot_field(intent, slot)]["obfuscation"],
+                    "DefaultObfuscation",
+                    "{intent} {slot}"
+                );
+            }
+        }
         assert_eq!(
-            d["slot_priorities"],
-            json!(["UserID", "DOB", "MonthStarted"])
+            d["slot_type OneTimeCode"],
+            json!({"parent": "AMAZON.AlphaNumeric", "resolution": "OriginalValue", "regex": "[0-9]{6}"})
         );
-        assert_eq!(d["slot MonthStarted"]["type"], "Month");
-        assert_eq!(d["slot DOB"]["type"], "AMAZON.Date");
-        assert_eq!(d["slot UserID"]["required"], true);
-        assert_eq!(fingerprint(&d), fingerprint(&desired_definition(&bot)));
+        assert!(d["utterances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u != "I am locked out"));
+        assert!(d["UnlockAccount utterances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == "I am locked out"));
+        assert_eq!(
+            fingerprint(&d),
+            fingerprint(&desired_definition(&spec(true)))
+        );
+    }
+
+    #[test]
+    fn without_the_one_time_code_there_is_no_code_slot_nor_its_type() {
+        let d = desired_definition(&spec(false));
+        assert_eq!(d["slot_type OneTimeCode"], Value::Null);
+        for intent in INTENTS {
+            assert_eq!(d[slot_field(intent, "Code")], Value::Null);
+            assert_eq!(
+                d[intent_fields(intent).priorities],
+                json!(["UserID", "DOB", "MonthStarted"])
+            );
+        }
+        // Every field a read can show is a field the stack sets (no perpetual diff).
+        let keys: Vec<_> = null_fields().into_keys().collect();
+        assert!(keys.iter().all(|k| d.contains_key(k)), "{keys:?}");
+        assert_ne!(
+            fingerprint(&d),
+            fingerprint(&desired_definition(&spec(true)))
+        );
     }
 }

@@ -12,13 +12,12 @@
 //! so a new version is made.
 
 use super::{
-    aliases, desired_definition, read_definition, versions, versions_with_status, with_bot,
-    Definition, DRAFT, GONE, KEEP_VERSIONS,
+    aliases, desired_definition, intent_fields, read_definition, versions, versions_with_status,
+    with_bot, Definition, Spec, DRAFT, GONE, INTENTS, KEEP_VERSIONS,
 };
 use crate::aws::{ApiError, Cx};
 use crate::engine::{Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::resources::{api, other, tolerate};
-use crate::stack::Bot as BotConfig;
 use crate::wait::{wait_until, Backoff, Poll};
 use async_trait::async_trait;
 use aws_sdk_lexmodelsv2::types::BotVersionLocaleDetails;
@@ -32,7 +31,7 @@ const PRUNE: &str = "old_versions";
 
 pub struct BotVersion {
     stack: String,
-    config: Option<BotConfig>,
+    spec: Option<Spec>,
 }
 
 /// Versions to delete: all but the `KEEP_VERSIONS` newest, except those an alias serves.
@@ -55,15 +54,17 @@ impl BotVersion {
         Ok(aliases.into_iter().map(|a| a.2).collect())
     }
 
-    pub fn new(stack: &str, config: Option<BotConfig>) -> Self {
+    pub fn new(stack: &str, spec: Option<Spec>) -> Self {
         BotVersion {
             stack: stack.into(),
-            config,
+            spec,
         }
     }
 
     fn locale(&self) -> &str {
-        self.config.as_ref().map_or("en_US", |c| c.locale.as_str())
+        self.spec
+            .as_ref()
+            .map_or("en_US", |c| c.bot.locale.as_str())
     }
 
     fn outputs(version: u64) -> BTreeMap<String, String> {
@@ -223,10 +224,10 @@ impl Resource for BotVersion {
 
     /// The stack's definition (what the newest version must hold) and no versions to prune.
     fn desired(&self, _cx: &Cx, _inputs: &Outputs) -> Props {
-        let Some(config) = &self.config else {
+        let Some(spec) = &self.spec else {
             return Props::new();
         };
-        let mut props: Props = desired_definition(config)
+        let mut props: Props = desired_definition(spec)
             .into_iter()
             .map(|(k, v)| (k, Prop::Known(v)))
             .collect();
@@ -264,7 +265,9 @@ impl Resource for BotVersion {
             Definition::new()
         };
         let mut props = defined;
-        props.remove("slot (other)");
+        for intent in INTENTS {
+            props.remove(intent_fields(intent).other_slot);
+        }
         props.insert(PRUNE, json!(to_prune(&all, &served)));
         Ok(Some(Live {
             physical_id: bot.id,

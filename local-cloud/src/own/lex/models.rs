@@ -33,9 +33,17 @@
 //! one group without the key beside one with `[]`, so Lex echoes what was sent). Unverified
 //! either way, so not filled: `allowInterrupt` of response specifications (closing,
 //! declination, post-fulfillment responses), `"intent": {}` on dialog-state next steps,
-//! `slotCaptureSetting`, `obfuscationSetting`, alias `sentimentAnalysisSettings`. A slot left
-//! out of its intent's `slotPriorities` is not a build failure here (Lex's console flags it;
-//! whether a build fails on it was not found).
+//! `slotCaptureSetting`, `obfuscationSetting` (kept as sent; the model says values are obscured
+//! when it is absent, which matters only to logs, which this emulator does not write), alias
+//! `sentimentAnalysisSettings`. A slot left out of its intent's `slotPriorities` is not a build
+//! failure here (Lex's console flags it; whether a build fails on it was not found).
+//!
+//! # Validation beyond the shapes
+//! A slot type's `valueSelectionSetting` (the strategy's enum; a `regexFilter` pattern of
+//! 1-300 characters without the operators the model's documentation calls unsupported: `*`,
+//! `+`, `{x,}`, `.`), its `parentSlotTypeSignature` (only `AMAZON.AlphaNumeric`, as the model
+//! documents), and a slot's `obfuscationSetting.obfuscationSettingType` (`None` |
+//! `DefaultObfuscation`) are checked on create and update.
 //!
 //! # Statuses
 //! Asynchronous changes take the configured delay: bots, versions and aliases `Creating` →
@@ -394,6 +402,87 @@ fn required<'a>(body: &'a Value, field: &str) -> Result<&'a Value, LexError> {
         None | Some(Value::Null) => Err(invalid(field, &Value::Null, "Member must not be null")),
         Some(v) => Ok(v),
     }
+}
+
+/// A slot type's `valueSelectionSetting`: `resolutionStrategy` is required and one of the
+/// model's enum; a `regexFilter` needs a `pattern` of 1-300 characters, without the operators
+/// the model's documentation says Lex does not support (infinite repeaters `*`, `+`, `{x,}`,
+/// and the wild card `.`). That Lex refuses those at CreateSlotType, rather than at the build,
+/// is assumed.
+fn check_value_selection(body: &Value) -> Result<(), LexError> {
+    let Some(setting) = body.get("valueSelectionSetting").filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let strategy = setting.get("resolutionStrategy").unwrap_or(&Value::Null);
+    if !matches!(
+        strategy.as_str(),
+        Some("OriginalValue" | "TopResolution" | "Concatenation")
+    ) {
+        return Err(invalid(
+            "valueSelectionSetting.resolutionStrategy",
+            strategy,
+            "Member must satisfy enum value set: [OriginalValue, TopResolution, Concatenation]",
+        ));
+    }
+    let Some(filter) = setting.get("regexFilter").filter(|f| !f.is_null()) else {
+        return Ok(());
+    };
+    let pattern = filter.get("pattern").unwrap_or(&Value::Null);
+    let Some(text) = pattern.as_str() else {
+        return Err(invalid(
+            "valueSelectionSetting.regexFilter.pattern",
+            pattern,
+            "Member must not be null",
+        ));
+    };
+    if !(1..=300).contains(&text.chars().count()) {
+        return Err(invalid(
+            "valueSelectionSetting.regexFilter.pattern",
+            pattern,
+            "Member must have length between 1 and 300",
+        ));
+    }
+    if let Some(problem) = unsupported_regex(text) {
+        return Err(invalid(
+            "valueSelectionSetting.regexFilter.pattern",
+            pattern,
+            &problem,
+        ));
+    }
+    Ok(())
+}
+
+/// Why Lex would not take a slot type's regular expression: an unsupported operator, or no
+/// regular expression at all. `None` when it is fine.
+pub fn unsupported_regex(pattern: &str) -> Option<String> {
+    let mut escaped = false;
+    let chars: Vec<char> = pattern.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '*' | '+' => return Some(format!("Infinite repeaters are not supported: '{c}'")),
+            '.' => return Some("The wild card '.' is not supported".to_string()),
+            '{' => {
+                let Some(close) = chars[i..].iter().position(|x| *x == '}') else {
+                    break;
+                };
+                let inner: String = chars[i + 1..i + close].iter().collect();
+                if inner.ends_with(',') {
+                    return Some(format!(
+                        "Infinite repeaters are not supported: '{{{inner}}}'"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    regex_lite::Regex::new(pattern)
+        .err()
+        .map(|e| format!("Not a valid regular expression: {e}"))
 }
 
 /// Names of bots, aliases, intents and slots: `^([0-9a-zA-Z][_-]?){1,100}$`.
@@ -1394,6 +1483,17 @@ impl Models {
                 "Member must satisfy regular expression pattern: ^([0-9a-zA-Z][_-]?){1,100}$",
             ));
         }
+        check_value_selection(body)?;
+        if let Some(parent) = body.get("parentSlotTypeSignature").filter(|p| !p.is_null()) {
+            if parent.as_str() != Some("AMAZON.AlphaNumeric") {
+                // The model's documentation: "Only AMAZON.AlphaNumeric is supported."
+                return Err(invalid(
+                    "parentSlotTypeSignature",
+                    parent,
+                    "Only AMAZON.AlphaNumeric is supported as a parent slot type",
+                ));
+            }
+        }
         Ok(pick_fields(body, SLOT_TYPE_FIELDS))
     }
 
@@ -1730,6 +1830,18 @@ impl Models {
                     "slotTypeId",
                     type_id,
                     "Member must satisfy regular expression pattern: ^((AMAZON\\.)[a-zA-Z_]+?|[0-9a-zA-Z]+)$",
+                ));
+            }
+        }
+        if let Some(setting) = body.get("obfuscationSetting").filter(|o| !o.is_null()) {
+            let kind = setting
+                .get("obfuscationSettingType")
+                .unwrap_or(&Value::Null);
+            if !matches!(kind.as_str(), Some("None" | "DefaultObfuscation")) {
+                return Err(invalid(
+                    "obfuscationSetting.obfuscationSettingType",
+                    kind,
+                    "Member must satisfy enum value set: [None, DefaultObfuscation]",
                 ));
             }
         }

@@ -4,7 +4,9 @@
 //!
 //! One turn of RecognizeText:
 //! - an intent waiting for a slot (`ElicitSlot`) takes the text as that slot's value, resolved by
-//!   the slot's type ([`resolve`]); a value that does not resolve re-prompts the slot, and past
+//!   the slot's type ([`resolve`]; a custom type with the parent AMAZON.AlphaNumeric takes a
+//!   value only when all of it matches the type's `regexFilter`, digits typed, grouped or said
+//!   as words); a value that does not resolve re-prompts the slot, and past
 //!   the prompt's `maxRetries` the intent ends `Failed`. An intent waiting for a confirmation
 //!   takes yes/no. Otherwise the text is classified ([`classify`]): the intent whose sample
 //!   utterances share the most normalized tokens with it (Dice coefficient of token sets,
@@ -465,8 +467,62 @@ pub fn resolve(text: &str, type_id: &str, custom: Option<&Map<String, Value>>) -
             interpreted: trimmed.to_string(),
             resolved: Vec::new(),
         }),
-        _ => resolve_custom(trimmed, custom?),
+        _ => {
+            let def = custom?;
+            match def.get("parentSlotTypeSignature").and_then(Value::as_str) {
+                Some("AMAZON.AlphaNumeric") => resolve_restricted(trimmed, def),
+                _ => resolve_custom(trimmed, def),
+            }
+        }
     }
+}
+
+/// A custom type whose parent is AMAZON.AlphaNumeric: the value as AlphaNumeric hears it —
+/// spaces dropped, and digits said as words ("one two three", "oh", "zero") taken as the
+/// digits a speech recognizer would write — kept only when the whole of it matches the
+/// type's `regexFilter`; otherwise it does not resolve, and the slot is prompted again.
+/// That a spoken digit sequence reaches the filter as digits is this emulator's reading of
+/// what Lex's speech recognition gives; that the pattern must match the whole value (not a
+/// part of it) is assumed from the model's "used to validate the value of a slot".
+fn resolve_restricted(text: &str, def: &Map<String, Value>) -> Option<Resolved> {
+    let value = spoken_digits(text).unwrap_or_else(|| text.split_whitespace().collect());
+    if !value.chars().any(char::is_alphanumeric) {
+        return None;
+    }
+    let pattern = def
+        .get("valueSelectionSetting")
+        .and_then(|s| s.pointer("/regexFilter/pattern"))
+        .and_then(Value::as_str);
+    if let Some(pattern) = pattern {
+        let whole = regex_lite::Regex::new(&format!("^(?:{pattern})$")).ok()?;
+        if !whole.is_match(&value) {
+            return None;
+        }
+    }
+    Some(Resolved {
+        interpreted: value.clone(),
+        resolved: vec![value],
+    })
+}
+
+/// Digits said as words or groups of digits ("one two three four five six", "oh 4 2",
+/// "123 456"): the digits; `None` when any word is something else.
+fn spoken_digits(text: &str) -> Option<String> {
+    const DIGITS: [&str; 10] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ];
+    let mut out = String::new();
+    for word in tokens(text) {
+        if word.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&word);
+        } else if word == "oh" {
+            out.push('0');
+        } else {
+            let d = DIGITS.iter().position(|d| *d == word)?;
+            out.push(char::from(b'0' + d as u8));
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// A custom slot type: its values and synonyms matched on normalized tokens (the whole text, or
@@ -1562,6 +1618,50 @@ mod tests {
                 interpreted: "banana".into(),
                 resolved: vec![]
             }
+        );
+    }
+
+    #[test]
+    fn a_regex_restricted_alphanumeric_takes_six_digits_typed_grouped_or_said() {
+        let code = json!({
+            "slotTypeName": "OneTimeCode",
+            "parentSlotTypeSignature": "AMAZON.AlphaNumeric",
+            "valueSelectionSetting": {"resolutionStrategy": "OriginalValue",
+                                      "regexFilter": {"pattern": "[0-9]{6}"}}
+        });
+        let def = code.as_object().unwrap();
+        let got = |text: &str| resolve(text, "CODETYPE01", Some(def)).map(|r| r.interpreted);
+        for said in [
+            "123456",
+            "123 456",
+            "one two three four five six",
+            "One, two, three, four, five, six.",
+            "1 2 3 4 5 6",
+        ] {
+            assert_eq!(got(said).as_deref(), Some("123456"), "{said}");
+        }
+        assert_eq!(got("oh one zero nine nine oh").as_deref(), Some("010990"));
+        for refused in [
+            "12345",
+            "1234567",
+            "12345a",
+            "one two three",
+            "my code is 123456",
+            "abcdef",
+            "",
+        ] {
+            assert_eq!(got(refused), None, "{refused}");
+        }
+        // Under SpellByLetter, digits keyed one by one join first.
+        assert_eq!(
+            resolve(
+                &spelled("1 2 3 4 5 6", "SpellByLetter"),
+                "CODETYPE01",
+                Some(def)
+            )
+            .map(|r| r.interpreted)
+            .as_deref(),
+            Some("123456")
         );
     }
 
