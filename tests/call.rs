@@ -82,9 +82,13 @@ async fn call_rings_the_line_and_exits_by_how_the_contact_ended() {
         "connect:\n  instance_alias: i-{}\n  greeting: {GREETING}\n  agent_queue: BasicQueue\n  phone_number:\n    country_code: US\n    type: DID\n    prefix: \"+1206\"\n",
         case.stack
     );
+    // The scripted hook plays the knowledge-only line: no Code slot to answer.
     let file = case.write_stack_with_bootstrap(
         HOOK,
-        &format!("{}{connect}", bot_section("Joanna", &DEFAULT_UTTERANCES)),
+        &format!(
+            "verification:\n  one_time_code: false\n{}{connect}",
+            bot_section("Joanna", &DEFAULT_UTTERANCES)
+        ),
     );
     let f = file.to_str().unwrap();
     // Before `up` there is no line to call.

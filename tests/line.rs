@@ -222,6 +222,10 @@ fulfillment:
     window_minutes: 15
     lockout_minutes: 60
   caller_id_check: true
+# The calls give their turns up front and cannot answer a texted code; the code is tested in
+# lambda/tests/verification.rs against the same directory.
+verification:
+  one_time_code: false
 bot:
   locale: en_US
   confidence_threshold: 0.4

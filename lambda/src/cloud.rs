@@ -453,7 +453,11 @@ impl AttemptsStore for DynamoAttempts {
             .send()
             .await;
         match out {
-            Ok(out) => out.attributes.as_ref().map(|i| self.code_of_item(i)).transpose(),
+            Ok(out) => out
+                .attributes
+                .as_ref()
+                .map(|i| self.code_of_item(i))
+                .transpose(),
             Err(e) if Self::lost_race(&e) => Ok(None),
             Err(e) => Err(self.unavailable(&e)),
         }

@@ -291,7 +291,10 @@ impl Config {
             ));
         }
         let refuse_groups: Vec<String> = match get("RESETPW_REFUSE_GROUPS") {
-            None => DEFAULT_REFUSE_GROUPS.iter().map(|g| g.to_string()).collect(),
+            None => DEFAULT_REFUSE_GROUPS
+                .iter()
+                .map(|g| g.to_string())
+                .collect(),
             Some(v) => v
                 .split(';')
                 .map(|g| g.trim().to_string())
@@ -333,12 +336,9 @@ impl Config {
             None => None,
             Some(v) => {
                 let v = v.trim().to_string();
-                let ok = v
-                    .split_once('@')
-                    .is_some_and(|(local, domain)| {
-                        !local.is_empty() && domain.contains('.') && !domain.contains('@')
-                    })
-                    && !v.contains(char::is_whitespace);
+                let ok = v.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty() && domain.contains('.') && !domain.contains('@')
+                }) && !v.contains(char::is_whitespace);
                 if !ok {
                     return Err(invalid(
                         "RESETPW_EMAIL_FROM",
@@ -653,7 +653,10 @@ mod tests {
         assert_eq!(c.code_slot, "Code");
         assert_eq!(c.unlock_intent_name, "UnlockAccount");
         assert_eq!(c.refuse_groups, DEFAULT_REFUSE_GROUPS);
-        assert_eq!((c.caller_number_limit, c.caller_number_window_seconds), (5, 3600));
+        assert_eq!(
+            (c.caller_number_limit, c.caller_number_window_seconds),
+            (5, 3600)
+        );
         assert_eq!((c.service_desk_number, c.email_from), (None, None));
 
         let mut env = base();

@@ -29,7 +29,8 @@ pub const MSG_DONE_CHANGE: &str = " You will be asked to choose a new one when y
 /// Read to the caller after an unlock.
 pub const MSG_UNLOCKED: &str = "Thank you. Your account is unlocked: sign in with your current password. A confirmation is on its way by text message to the mobile number we have on file.";
 /// Read to the caller after a wrong code, while tries are left.
-pub const PROMPT_CODE_AGAIN: &str = "Sorry, that code is not right. Please enter the six-digit code from the text message again.";
+pub const PROMPT_CODE_AGAIN: &str =
+    "Sorry, that code is not right. Please enter the six-digit code from the text message again.";
 pub const MSG_WRONG_INTENT: &str =
     "Sorry, I can only help with password resets. Please contact the service desk.";
 pub const PROMPT_USER_ID: &str =
@@ -245,10 +246,7 @@ impl Handler {
             }
         }
 
-        match self
-            .fulfil(event, request, &user_id, &given, audit)
-            .await
-        {
+        match self.fulfil(event, request, &user_id, &given, audit).await {
             Ok(()) => {
                 let text = match request {
                     Request::Reset if cfg.force_change_at_logon => {
@@ -340,7 +338,9 @@ impl Handler {
 
         let Some(stored) = stored else {
             // No code for this session yet: verify the answers, then text one.
-            let verified = self.verify_identity(event, user_id, given, true, audit).await?;
+            let verified = self
+                .verify_identity(event, user_id, given, true, audit)
+                .await?;
             audit.verified = "knowledge";
             let code = code::generate(&mut rand::rng());
             let issued = IssuedCode {
@@ -1972,7 +1972,12 @@ mod tests {
     async fn nothing_a_client_sets_marks_a_session_verified() {
         let rig = otp_rig(&[]);
         // A crafted fulfillment with a Code slot and attributes claiming verification.
-        let mut e = otp_event("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some("123456"));
+        let mut e = otp_event(
+            "FulfillmentCodeHook",
+            "ResetPW",
+            CODE_SESSION,
+            Some("123456"),
+        );
         let attrs = e.session_state.session_attributes.as_mut().unwrap();
         attrs.insert("resetpw_verified".into(), "code".into());
         attrs.insert("resetpw_outcome".into(), "fulfilled".into());
@@ -2002,10 +2007,9 @@ mod tests {
 
     #[tokio::test]
     async fn privileged_and_disabled_accounts_get_the_wrong_answer_treatment() {
-        for (privileged, disabled, reason) in [
-            (true, false, "privileged"),
-            (false, true, "disabled"),
-        ] {
+        for (privileged, disabled, reason) in
+            [(true, false, "privileged"), (false, true, "disabled")]
+        {
             let rig = otp_rig(&[]);
             {
                 let mut users = rig.directory.users.lock().unwrap();
@@ -2021,7 +2025,10 @@ mod tests {
             assert_eq!(r.messages[0].content, MSG_NOT_VERIFIED);
             assert_eq!((a.outcome.as_str(), a.reason.as_str()), ("refused", reason));
             assert_eq!(rig.directory.lookups.load(Ordering::SeqCst), 1);
-            assert!(rig.notifier.sent.lock().unwrap().is_empty(), "no code for {reason}");
+            assert!(
+                rig.notifier.sent.lock().unwrap().is_empty(),
+                "no code for {reason}"
+            );
             // In the knowledge-only line too, at fulfillment.
             let rig = rig_with("on", MemDirectory::default(), MemNotifier::default());
             {
@@ -2045,11 +2052,18 @@ mod tests {
         let rig = otp_rig(&[("RESETPW_SERVICE_DESK_NUMBER", "+15555550100")]);
         let (r, _) = rig
             .handler
-            .handle_with_audit(otp_event("DialogCodeHook", "UnlockAccount", CODE_SESSION, None))
+            .handle_with_audit(otp_event(
+                "DialogCodeHook",
+                "UnlockAccount",
+                CODE_SESSION,
+                None,
+            ))
             .await;
         assert_eq!(state(&r).0, "ElicitSlot");
         let code = last_code(&rig);
-        assert!(rig.notifier.sent.lock().unwrap()[0].1.contains("unlock code"));
+        assert!(rig.notifier.sent.lock().unwrap()[0]
+            .1
+            .contains("unlock code"));
         rig.handler
             .handle(otp_event(
                 "DialogCodeHook",
@@ -2131,12 +2145,25 @@ mod tests {
             .handle(otp_event("DialogCodeHook", "ResetPW", CODE_SESSION, None))
             .await;
         let code = last_code(&rig);
-        assert!(rig.notifier.emails.lock().unwrap().is_empty(), "no email for a code");
+        assert!(
+            rig.notifier.emails.lock().unwrap().is_empty(),
+            "no email for a code"
+        );
         rig.handler
-            .handle(otp_event("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code)))
+            .handle(otp_event(
+                "DialogCodeHook",
+                "ResetPW",
+                CODE_SESSION,
+                Some(&code),
+            ))
             .await;
         rig.handler
-            .handle(otp_event("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code)))
+            .handle(otp_event(
+                "FulfillmentCodeHook",
+                "ResetPW",
+                CODE_SESSION,
+                Some(&code),
+            ))
             .await;
         let pw = rig.directory.passwords.lock().unwrap()["CN=John Doe,OU=Staff,DC=example,DC=com"]
             .clone();

@@ -721,17 +721,32 @@ mod tests {
         );
         let f = refused_member_filter(
             "(uid=jdoe)",
-            &["CN=Domain Admins,CN=Users,DC=x".into(), "CN=T(0),DC=x".into()],
+            &[
+                "CN=Domain Admins,CN=Users,DC=x".into(),
+                "CN=T(0),DC=x".into(),
+            ],
         );
         assert_eq!(
             f,
             "(&(uid=jdoe)(|(memberOf:1.2.840.113556.1.4.1941:=CN=Domain Admins,CN=Users,DC=x)(memberOf:1.2.840.113556.1.4.1941:=CN=T\\280\\29,DC=x)))"
         );
         // (privileged, disabled)
-        assert_eq!(account_flags(None, Some("512"), Some("513")), (false, false));
-        assert_eq!(account_flags(Some("1"), Some("512"), Some("513")), (true, false));
-        assert_eq!(account_flags(Some("0"), Some("514"), Some("513")), (false, true));
-        assert_eq!(account_flags(None, Some("66048"), Some("512")), (true, false));
+        assert_eq!(
+            account_flags(None, Some("512"), Some("513")),
+            (false, false)
+        );
+        assert_eq!(
+            account_flags(Some("1"), Some("512"), Some("513")),
+            (true, false)
+        );
+        assert_eq!(
+            account_flags(Some("0"), Some("514"), Some("513")),
+            (false, true)
+        );
+        assert_eq!(
+            account_flags(None, Some("66048"), Some("512")),
+            (true, false)
+        );
         assert_eq!(account_flags(None, Some("66050"), None), (false, true));
         // Unreadable values refuse.
         assert_eq!(account_flags(Some("yes"), Some("x"), None), (true, true));

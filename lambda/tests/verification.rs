@@ -60,7 +60,11 @@ async fn verified_request(
     let (r, a) = run(handler, event("DialogCodeHook", intent, f, session, None)).await;
     assert_eq!(kind(&r).0, "ElicitSlot", "{a:?}");
     let code = code_in(&sms_published(app).await.last().expect("code SMS").1);
-    let (r, a) = run(handler, event("DialogCodeHook", intent, f, session, Some(&code))).await;
+    let (r, a) = run(
+        handler,
+        event("DialogCodeHook", intent, f, session, Some(&code)),
+    )
+    .await;
     assert_eq!(kind(&r).0, "Delegate", "{a:?}");
     run(
         handler,
@@ -87,7 +91,13 @@ async fn the_reset_needs_the_code_texted_to_the_phone_on_record() {
     // Fulfillment without a code: refused, nothing written.
     let (r, a) = run(
         &handler,
-        event("FulfillmentCodeHook", "ResetPW", &CODE, "code-1", Some("123456")),
+        event(
+            "FulfillmentCodeHook",
+            "ResetPW",
+            &CODE,
+            "code-1",
+            Some("123456"),
+        ),
     )
     .await;
     assert_eq!(kind(&r), ("Close", "Failed"));
@@ -174,7 +184,13 @@ async fn privileged_and_disabled_accounts_are_refused_like_a_wrong_answer() {
         let before = read_attribute(f.sam, "pwdLastSet").await;
         let (r, a) = run(
             &handler,
-            event("DialogCodeHook", "ResetPW", f, &format!("refused-{}", f.sam), None),
+            event(
+                "DialogCodeHook",
+                "ResetPW",
+                f,
+                &format!("refused-{}", f.sam),
+                None,
+            ),
         )
         .await;
         assert_eq!(kind(&r), ("Close", "Failed"), "{}", f.sam);
@@ -187,16 +203,27 @@ async fn privileged_and_disabled_accounts_are_refused_like_a_wrong_answer() {
         );
         assert_eq!(attribute(&r, "resetpw_verified"), "none");
         assert_eq!(attribute(&r, "resetpw_outcome"), "not_verified");
-        assert_eq!(read_attribute(f.sam, "pwdLastSet").await, before, "{}", f.sam);
+        assert_eq!(
+            read_attribute(f.sam, "pwdLastSet").await,
+            before,
+            "{}",
+            f.sam
+        );
     }
     // The same words as a wrong date of birth, and no SMS at all.
     let mut wrong = event("DialogCodeHook", "ResetPW", &CODE, "refused-wrong", None);
-    wrong.session_state.intent.as_mut().unwrap().slots.insert(
-        "DOB".into(),
-        slot("1987-07-18"),
-    );
+    wrong
+        .session_state
+        .intent
+        .as_mut()
+        .unwrap()
+        .slots
+        .insert("DOB".into(), slot("1987-07-18"));
     let (r, a) = run(&handler, wrong).await;
-    assert_eq!((r.messages[0].content.as_str(), a.reason.as_str()), (MSG_NOT_VERIFIED, "wrong_answer"));
+    assert_eq!(
+        (r.messages[0].content.as_str(), a.reason.as_str()),
+        (MSG_NOT_VERIFIED, "wrong_answer")
+    );
     assert!(sms_published(&setup.app).await.is_empty());
 }
 
@@ -212,14 +239,19 @@ async fn unlock_clears_the_lockout_and_keeps_the_password() {
     let known = admin_set_password(UNLOCK.sam).await;
     // Five failed binds lock the account (the local directory's lockout policy).
     for _ in 0..5 {
-        assert!(try_bind(&user_dn(UNLOCK.sam), "Not#The1Password").await.is_err());
+        assert!(try_bind(&user_dn(UNLOCK.sam), "Not#The1Password")
+            .await
+            .is_err());
     }
     let locked = read_attribute(UNLOCK.sam, "lockoutTime").await;
     assert!(
         locked.as_deref().is_some_and(|t| t != "0"),
         "failed binds set lockoutTime: {locked:?}"
     );
-    assert!(try_bind(&user_dn(UNLOCK.sam), &known).await.is_err(), "locked");
+    assert!(
+        try_bind(&user_dn(UNLOCK.sam), &known).await.is_err(),
+        "locked"
+    );
 
     let setup = Setup::new("unlock").with("RESETPW_ONE_TIME_CODE", "on");
     let (handler, _) = setup.handler().await;
