@@ -1330,7 +1330,7 @@ async fn a_regex_restricted_code_slot_takes_six_digits_in_either_intent_steps() 
         .send()
         .await?;
     let slot_id = slots.slot_summaries()[0].slot_id().unwrap_or_default();
-    let slot = c
+    let described = c
         .lex
         .describe_slot()
         .bot_id(&id)
@@ -1341,11 +1341,12 @@ async fn a_regex_restricted_code_slot_takes_six_digits_in_either_intent_steps() 
         .send()
         .await?;
     assert_eq!(
-        slot.obfuscation_setting()
+        described
+            .obfuscation_setting()
             .map(|o| o.obfuscation_setting_type().as_str()),
         Some("DefaultObfuscation")
     );
-    assert_eq!(slot.slot_type_id(), Some(type_id.as_str()));
+    assert_eq!(described.slot_type_id(), Some(type_id.as_str()));
 
     // Refused as the model says: an unsupported operator, an obfuscation type not in the enum.
     let err = c
@@ -1420,7 +1421,7 @@ async fn a_regex_restricted_code_slot_takes_six_digits_in_either_intent_steps() 
     assert_eq!(step(&out), s("UnlockAccount", "Fulfilled", "Close", ""));
     assert_eq!(messages(&out), ["Unlocked."]);
     let code = slot(&out, "Code").ok_or("the Code slot")?;
-    assert_eq!(code.interpreted_value(), Some("123456"));
+    assert_eq!(code.interpreted_value(), "123456");
     assert_eq!(code.original_value(), Some("one two three four five six"));
 
     // The reset intent, the code typed in two groups.
@@ -1430,7 +1431,7 @@ async fn a_regex_restricted_code_slot_takes_six_digits_in_either_intent_steps() 
     let out = talk.say("123 456").await?;
     assert_eq!(step(&out), s("ResetPW", "Fulfilled", "Close", ""));
     assert_eq!(
-        slot(&out, "Code").and_then(|v| v.interpreted_value()),
+        slot(&out, "Code").map(|v| v.interpreted_value()),
         Some("123456")
     );
 

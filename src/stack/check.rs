@@ -260,7 +260,7 @@ pub fn warnings(loaded: &Loaded) -> Vec<String> {
         let (line, column) =
             super::load::locate(&loaded.source, &["verification", "one_time_code"]);
         out.push(format!(
-            "{}:{line}:{column}: verification.one_time_code: false leaves a knowledge-only line: anyone who knows or finds a user's ID, date of birth and start month can have the password reset. NIST SP 800-63B-4 §4.2 does not accept knowledge-based verification for account recovery, and help-desk social engineering of exactly this kind is CISA advisory AA23-320A. Keep `one_time_code: true` unless you have a reason",
+            "{}:{line}:{column}: verification.one_time_code: false leaves a knowledge-only line that can be social-engineered: anyone who knows or finds a user's ID, date of birth and start month can have the password reset. NIST SP 800-63B-4 §4.2 does not accept knowledge-based verification for account recovery, and help-desk social engineering of exactly this kind is CISA advisory AA23-320A. Keep `one_time_code: true` unless you have a reason",
             loaded.path.display()
         ));
     }
