@@ -635,14 +635,11 @@ impl Handler {
             }
         };
         let email = async {
-            match (&cfg.email_from, &user.mail) {
-                (Some(_), Some(to)) => {
-                    let notice = owner_email(request, to, now, cfg.service_desk_number.as_deref());
-                    if let Err(e) = self.notifier.send_email(&notice).await {
-                        tracing::warn!(error = %e, "the owner's email notice could not be sent");
-                    }
+            if let (Some(_), Some(to)) = (&cfg.email_from, &user.mail) {
+                let notice = owner_email(request, to, now, cfg.service_desk_number.as_deref());
+                if let Err(e) = self.notifier.send_email(&notice).await {
+                    tracing::warn!(error = %e, "the owner's email notice could not be sent");
                 }
-                _ => {}
             }
         };
         let (cleared, (sent, sms_time), ()) = tokio::join!(
