@@ -582,7 +582,7 @@ impl Run {
             store
                 .instances
                 .iter()
-                .any(|i| i.id == instance_id && i.bots.iter().any(|b| *b == arn))
+                .any(|i| i.id == instance_id && i.bots.contains(&arn))
         });
         if !associated || arn_region != region {
             self.note(&format!(
