@@ -14,6 +14,9 @@ fn path_str(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// The OneTimeCode slot type as read: parent, resolution strategy, regex, description.
+type CodeType = (String, Option<String>, Option<String>, Option<String>);
+
 /// What the SDK sees of a stack's bot.
 #[derive(Debug, Default)]
 struct Seen {
@@ -36,7 +39,7 @@ struct Seen {
     unlock: Option<SeenIntent>,
     month_id: Option<String>,
     /// The OneTimeCode slot type: (id, parent, resolution strategy, regex pattern).
-    code_type: Option<(String, Option<String>, Option<String>, Option<String>)>,
+    code_type: Option<CodeType>,
     versions: Vec<String>,
     /// Aliases other than the test alias: (id, name, version, code hook ARN).
     aliases: Vec<(String, String, String, Option<String>)>,
