@@ -14,7 +14,7 @@ fn path_str(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-/// The OneTimeCode slot type as read: parent, resolution strategy, regex, description.
+/// The OneTimeCode slot type's fields as the test reads them from DescribeSlotType.
 type CodeType = (String, Option<String>, Option<String>, Option<String>);
 
 /// What the SDK sees of a stack's bot.
