@@ -268,6 +268,8 @@ async fn bot(lex: &aws_sdk_lexmodelsv2::Client, lambda: &str) -> Result<String, 
 }
 
 async fn claimed(connect: &aws_sdk_connect::Client, instance: &str) -> Result<String, E> {
+    // Tests run in parallel against one cloud: a number found available may be claimed by
+    // another test before this one claims it, as on Connect. Try the next one then.
     let available = connect
         .search_available_phone_numbers()
         .instance_id(instance)
@@ -276,18 +278,33 @@ async fn claimed(connect: &aws_sdk_connect::Client, instance: &str) -> Result<St
         .max_results(10)
         .send()
         .await?;
-    let number = available
+    let mut claim = None;
+    for number in available
         .available_numbers_list()
-        .first()
-        .and_then(|n| n.phone_number())
-        .ok_or("no number available")?
-        .to_string();
-    let claim = connect
-        .claim_phone_number()
-        .instance_id(instance)
-        .phone_number(&number)
-        .send()
-        .await?;
+        .iter()
+        .filter_map(|n| n.phone_number())
+    {
+        match connect
+            .claim_phone_number()
+            .instance_id(instance)
+            .phone_number(number)
+            .send()
+            .await
+        {
+            Ok(c) => {
+                claim = Some(c);
+                break;
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_invalid_parameter_exception()) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let claim = claim.ok_or("no number available")?;
     let id = claim.phone_number_id().unwrap_or_default().to_string();
     for _ in 0..500 {
         let d = connect
