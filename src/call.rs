@@ -3,11 +3,13 @@
 //!
 //! Against the local cloud (its control API answers at the configured endpoint) it is a voice
 //! call: the local cloud rings the stack's claimed number from `--from`, the flow associated with
-//! it runs, and the caller's turns are the `--say` texts. Against AWS, which has no API that
+//! it runs, and the caller's turns are the `--say` texts, or else the lines of standard input,
+//! each read when the line waits for the caller (so a caller can answer what they hear: a
+//! one-time code texted to their phone during the call). Against AWS, which has no API that
 //! places an inbound test call, it is a chat contact through the stack's flow (see
 //! [`crate::chat_contact`]). Either way the transcript is printed (what the caller heard and
 //! said), and the contact ends:
-//! - `fulfilled`: disconnected by the flow after its goodbye (the reset was done);
+//! - `fulfilled`: disconnected by the flow after its goodbye (the reset or the unlock was done);
 //! - `queued`: handed to the agent queue;
 //! - `ended`: any other end (the call-back-later message, the caller hung up first).
 //!
@@ -23,6 +25,7 @@ use crate::stack;
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal};
+use tokio::io::AsyncBufReadExt as _;
 use std::time::Duration;
 
 pub const EXIT_AS_EXPECTED: u8 = 0;
@@ -67,6 +70,9 @@ pub struct Contact {
     pub contact_id: String,
     pub transcript: Vec<(Speaker, String)>,
     pub end: End,
+    /// The contact attributes at the end (what an agent sees on a hand-off: what the line
+    /// verified, the outcome class); known for voice calls through the local cloud.
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 impl Contact {
@@ -78,7 +84,10 @@ impl Contact {
                 if self
                     .transcript
                     .iter()
-                    .any(|(s, t)| *s != Speaker::Caller && t == connect::GOODBYE) =>
+                    .any(|(s, t)| {
+                        *s != Speaker::Caller
+                            && (t == connect::GOODBYE || t == connect::UNLOCKED_GOODBYE)
+                    }) =>
             {
                 Expect::Fulfilled
             }
@@ -112,6 +121,7 @@ impl Contact {
             "from": from,
             "to": to,
             "transcript": transcript,
+            "attributes": self.attributes,
             "end": end,
             "outcome": self.outcome().as_str(),
         })
@@ -133,15 +143,15 @@ async fn local_cloud() -> Option<String> {
     health.status().is_success().then_some(url)
 }
 
-/// The caller's turns: `--say`, else the lines of standard input (read to its end first; on a
-/// terminal, with a prompt).
+/// The caller's turns for a chat: `--say`, else the lines of standard input (read to its end
+/// first; on a terminal, with a prompt).
 fn turns(args: &CallArgs) -> anyhow::Result<Vec<String>> {
     if !args.say.is_empty() {
         return Ok(args.say.clone());
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprintln!("What the caller says, one turn per line; end with Ctrl-D to place the call:");
+        eprintln!("What the caller says, one turn per line; end with Ctrl-D to start the chat:");
     }
     let mut out = Vec::new();
     for line in stdin.lock().lines() {
@@ -153,33 +163,111 @@ fn turns(args: &CallArgs) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-/// The voice call through the local cloud's control API.
-async fn voice(url: &str, from: &str, to: &str, say: &[String]) -> anyhow::Result<Contact> {
-    let answer = reqwest::Client::new()
-        .post(format!("{url}/_localcloud/connect/calls"))
-        // The SDK app id, as the local cloud's fault rules and call record know the tool's calls.
-        .json(&json!({"from": from, "to": to, "say": say,
-                      "app": std::env::var("AWS_SDK_UA_APP_ID").ok()}))
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the local cloud at {url}"))?;
-    let status = answer.status();
-    let body: Value = answer
-        .json()
-        .await
-        .context("the local cloud's answer is not JSON")?;
-    if !status.is_success() {
-        bail!(
-            "the local cloud could not place the call: {}",
-            body["error"].as_str().unwrap_or("no reason given")
-        );
+/// Where a voice caller's turns come from.
+enum Turns {
+    /// All given up front (`--say`): the caller hangs up after the last.
+    Given(Vec<String>),
+    /// Standard input, a line each time the line waits for the caller; its end hangs up.
+    Stdin(tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>),
+}
+
+impl Turns {
+    async fn next(&mut self) -> anyhow::Result<Option<String>> {
+        let Turns::Stdin(lines) = self else {
+            return Ok(None);
+        };
+        let terminal = std::io::stdin().is_terminal();
+        loop {
+            if terminal {
+                eprint!("you> ");
+            }
+            match lines.next_line().await.context("cannot read standard input")? {
+                Some(line) if line.trim().is_empty() => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+}
+
+/// The local cloud's control API for voice calls.
+struct Line<'a> {
+    url: &'a str,
+    http: reqwest::Client,
+}
+
+impl Line<'_> {
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let answer = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the local cloud at {}", self.url))?;
+        let status = answer.status();
+        let body: Value = answer
+            .json()
+            .await
+            .context("the local cloud's answer is not JSON")?;
+        if !status.is_success() {
+            bail!(
+                "the local cloud could not place the call: {}",
+                body["error"].as_str().unwrap_or("no reason given")
+            );
+        }
+        Ok(body)
+    }
+}
+
+/// The voice call through the local cloud's control API; `heard` sees the transcript each time
+/// it grew.
+async fn voice(
+    url: &str,
+    from: &str,
+    to: &str,
+    mut turns: Turns,
+    mut heard: impl FnMut(&[(Speaker, String)]),
+) -> anyhow::Result<Contact> {
+    let line = Line {
+        url,
+        http: reqwest::Client::new(),
+    };
+    let (say, open) = match &mut turns {
+        Turns::Given(say) => (std::mem::take(say), false),
+        Turns::Stdin(_) => (Vec::new(), true),
+    };
+    let mut body = line
+        .send(
+            line.http
+                .post(format!("{url}/_localcloud/connect/calls"))
+                // The SDK app id, as the local cloud's fault rules and call record know the
+                // tool's calls.
+                .json(&json!({"from": from, "to": to, "say": say, "open": open,
+                              "app": std::env::var("AWS_SDK_UA_APP_ID").ok()})),
+        )
+        .await?;
+    heard(&transcript_of(&body));
+    while body["waiting_for_customer"] == true {
+        let id = body["contact_id"].as_str().unwrap_or_default().to_string();
+        body = match turns.next().await? {
+            Some(text) => {
+                line.send(
+                    line.http
+                        .post(format!("{url}/_localcloud/connect/calls/{id}/turns"))
+                        .json(&json!({ "text": text })),
+                )
+                .await?
+            }
+            None => {
+                line.send(line.http.delete(format!("{url}/_localcloud/connect/calls/{id}")))
+                    .await?
+            }
+        };
+        heard(&transcript_of(&body));
     }
     contact_of_voice(&body)
 }
 
-/// A finished voice contact from the control API's answer.
-pub fn contact_of_voice(body: &Value) -> anyhow::Result<Contact> {
-    let transcript = body["transcript"]
+/// The transcript of a voice contact as the control API gives it.
+fn transcript_of(body: &Value) -> Vec<(Speaker, String)> {
+    body["transcript"]
         .as_array()
         .into_iter()
         .flatten()
@@ -191,7 +279,12 @@ pub fn contact_of_voice(body: &Value) -> anyhow::Result<Contact> {
             };
             (speaker, l["text"].as_str().unwrap_or_default().to_string())
         })
-        .collect();
+        .collect()
+}
+
+/// A finished voice contact from the control API's answer.
+pub fn contact_of_voice(body: &Value) -> anyhow::Result<Contact> {
+    let transcript = transcript_of(body);
     let d = &body["disposition"];
     let end = match (d["state"].as_str(), d["by"].as_str()) {
         (Some("queued"), _) => End::Queued(d["queue_name"].as_str().unwrap_or_default().into()),
@@ -206,11 +299,18 @@ pub fn contact_of_voice(body: &Value) -> anyhow::Result<Contact> {
             d["message"].as_str().unwrap_or("no reason given")
         ),
     };
+    let attributes = body["attributes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect();
     Ok(Contact {
         channel: "voice",
         contact_id: body["contact_id"].as_str().unwrap_or_default().into(),
         transcript,
         end,
+        attributes,
     })
 }
 
@@ -243,7 +343,6 @@ pub async fn run(cli: &Cli, args: &CallArgs) -> anyhow::Result<u8> {
                 cx.region
             )
         })?;
-    let say = turns(args)?;
     let local = local_cloud().await;
     let channel = match (args.channel, &local) {
         (Channel::Auto, Some(_)) | (Channel::Voice, Some(_)) => Channel::Voice,
@@ -252,9 +351,34 @@ pub async fn run(cli: &Cli, args: &CallArgs) -> anyhow::Result<u8> {
         ),
         _ => Channel::Chat,
     };
+    let text = matches!(args.output, Output::Text);
+    if text {
+        match (channel, local.is_some()) {
+            (Channel::Voice, true) => println!("Calling {number} from {}:", args.from),
+            _ => println!("Chat through the flow of {number}:"),
+        }
+    }
+    // What the caller heard and said, printed as the call goes on.
+    let mut shown = 0;
+    let mut show = |transcript: &[(Speaker, String)]| {
+        if text {
+            for (speaker, said) in transcript.iter().skip(shown) {
+                println!("{}: {said}", speaker.label());
+            }
+            shown = shown.max(transcript.len());
+        }
+    };
     let contact = match (channel, local) {
-        (Channel::Voice, Some(url)) => voice(&url, &args.from, &number, &say).await?,
+        (Channel::Voice, Some(url)) => {
+            let turns = if args.say.is_empty() {
+                Turns::Stdin(tokio::io::BufReader::new(tokio::io::stdin()).lines())
+            } else {
+                Turns::Given(args.say.clone())
+            };
+            voice(&url, &args.from, &number, turns, &mut show).await?
+        }
         _ => {
+            let say = turns(args)?;
             let instance = outputs
                 .get(&format!("{}.instance_id", connect::flow::ID))
                 .cloned()
@@ -268,27 +392,19 @@ pub async fn run(cli: &Cli, args: &CallArgs) -> anyhow::Result<u8> {
             crate::chat_contact::run(&cx, &instance, &flow, &say).await?
         }
     };
+    show(&contact.transcript);
     let from = (contact.channel == "voice").then_some(args.from.as_str());
     match args.output {
         Output::Json => println!(
             "{}",
             serde_json::to_string_pretty(&contact.to_json(from, &number))?
         ),
-        Output::Text => {
-            match from {
-                Some(from) => println!("Calling {number} from {from}:"),
-                None => println!("Chat through the flow of {number}:"),
-            }
-            for (speaker, text) in &contact.transcript {
-                println!("{}: {text}", speaker.label());
-            }
-            println!(
-                "-- {} ({}), contact {}",
-                contact.outcome().as_str(),
-                contact.end_text(),
-                contact.contact_id
-            );
-        }
+        Output::Text => println!(
+            "-- {} ({}), contact {}",
+            contact.outcome().as_str(),
+            contact.end_text(),
+            contact.contact_id
+        ),
     }
     Ok(if contact.outcome() == args.expect {
         EXIT_AS_EXPECTED
@@ -307,6 +423,7 @@ mod tests {
             contact_id: "c".into(),
             transcript: lines.iter().map(|(s, t)| (*s, t.to_string())).collect(),
             end,
+            attributes: Default::default(),
         }
     }
 

@@ -197,5 +197,6 @@ pub async fn run(cx: &Cx, instance: &str, flow: &str, say: &[String]) -> anyhow:
         contact_id: contact,
         transcript,
         end: end.unwrap_or(End::CallerLeft),
+        attributes: Default::default(),
     })
 }

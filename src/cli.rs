@@ -209,7 +209,8 @@ pub struct CallArgs {
     #[arg(long, value_name = "NUMBER", default_value = DEMO_CALLER)]
     pub from: String,
     /// What the caller says, one turn each (repeatable, in order); without it, the lines of
-    /// standard input.
+    /// standard input (on a voice call each read when the line waits for the caller, so a
+    /// caller can answer a code texted during the call; its end hangs up).
     #[arg(long)]
     pub say: Vec<String>,
     /// How the contact must end for exit code 0 (otherwise 3).

@@ -58,6 +58,20 @@ const CALLER: User = User {
     phone: "+15550100024",
 };
 
+/// A member of Domain Admins: never served by the line.
+const ADMIN: User = User {
+    sam: "rp.lineadmin",
+    dob_spoken: "december twenty fourth nineteen seventy eight",
+    month: "December",
+    phone: "+15550100039",
+};
+const UNLOCK: User = User {
+    sam: "rp.lineunlock",
+    dob_spoken: "october twentieth nineteen ninety",
+    month: "October",
+    phone: "+15550100038",
+};
+
 /// The local directory's coordinates (scripts/local-directory's exports).
 struct Directory {
     url: String,
@@ -222,10 +236,6 @@ fulfillment:
     window_minutes: 15
     lockout_minutes: 60
   caller_id_check: true
-# The calls give their turns up front and cannot answer a texted code; the code is tested in
-# lambda/tests/verification.rs against the same directory.
-verification:
-  one_time_code: false
 bot:
   locale: en_US
   confidence_threshold: 0.4
@@ -254,7 +264,7 @@ connect:
 static DEPLOYED: OnceLock<Option<Line>> = OnceLock::new();
 
 /// How many tests below use the line: the last of them to finish takes it down.
-const TESTS_USING_THE_LINE: usize = 5;
+const TESTS_USING_THE_LINE: usize = 7;
 
 /// Held by each test that uses the line for its whole run, and dropped when it ends, passed
 /// or failed. The last one takes the line down and removes its scratch directory (the line is
@@ -367,11 +377,10 @@ impl Line {
         .unwrap_or_else(|e| std::panic::resume_unwind(e));
     }
 
-    /// `resetpw call -o json` from `caller` with these turns, expecting the contact to end as
-    /// `expect` says (exit 0); returns the transcript and the contact id (which the flow gives
-    /// the bot, and the audit lines carry).
-    fn call(&self, caller: &str, says: &[&str], expect: &str) -> (Value, String) {
-        let mut args = vec![
+    /// The arguments of `resetpw call -o json` from `caller`, expecting the contact to end as
+    /// `expect` says (exit 0).
+    fn call_args<'a>(&'a self, caller: &'a str, expect: &'a str) -> Vec<&'a str> {
+        vec![
             "call",
             "-f",
             self.file.to_str().expect("utf-8 path"),
@@ -381,12 +390,89 @@ impl Line {
             expect,
             "-o",
             "json",
-        ];
+        ]
+    }
+
+    /// `resetpw call -o json` from `caller` with these turns given up front (`--say`); returns
+    /// the transcript and the contact id (which the flow gives the bot, and the audit lines
+    /// carry).
+    fn call(&self, caller: &str, says: &[&str], expect: &str) -> (Value, String) {
+        let mut args = self.call_args(caller, expect);
         for s in says {
             args.extend(["--say", s]);
         }
         let out = self.case.run(&args, 0);
-        let call: Value = serde_json::from_str(&stdout(&out)).expect("call -o json is JSON");
+        Self::called(&out, expect)
+    }
+
+    /// The same call by a caller who holds the phone on record: the turns go to `resetpw call`'s
+    /// standard input, which it reads as the line waits for them, and once the one-time code
+    /// has been texted to `phone` during the call (the local cloud's SMS record, as the phone
+    /// would show it) the caller says it. Returns the transcript, the contact id and the code's
+    /// SMS text.
+    async fn call_with_code(
+        &self,
+        caller: &str,
+        says: &[&str],
+        phone: &str,
+        expect: &str,
+    ) -> (Value, String, String) {
+        use std::io::Write as _;
+        let texted_before = self.sms_to(phone).await;
+        let mut cmd = self.case.resetpw(&self.call_args(caller, expect));
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("resetpw runs");
+        let mut stdin = child.stdin.take().expect("stdin piped");
+        for s in says {
+            writeln!(stdin, "{s}").expect("the turns reach resetpw call");
+        }
+        let mut text = None;
+        for _ in 0..300 {
+            let to_phone: Vec<String> = self
+                .sms()
+                .await
+                .into_iter()
+                .filter(|(to, _)| to == phone)
+                .map(|(_, m)| m)
+                .collect();
+            if let Some(m) = to_phone.get(texted_before) {
+                text = Some(m.clone());
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let Some(text) = text else {
+            drop(stdin);
+            let out = child.wait_with_output().expect("resetpw ends");
+            panic!(
+                "no code texted to {phone} during the call\n--- stdout\n{}\n--- stderr\n{}",
+                stdout(&out),
+                common::stderr(&out)
+            );
+        };
+        let code: String = text
+            .split(" code is ")
+            .nth(1)
+            .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+            .expect("the SMS carries a code");
+        writeln!(stdin, "{code}").expect("the code reaches resetpw call");
+        drop(stdin);
+        let out = child.wait_with_output().expect("resetpw ends");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "resetpw call exited otherwise\n--- stdout\n{}\n--- stderr\n{}",
+            stdout(&out),
+            common::stderr(&out)
+        );
+        let (call, contact) = Self::called(&out, expect);
+        (call, contact, text)
+    }
+
+    fn called(out: &std::process::Output, expect: &str) -> (Value, String) {
+        let call: Value = serde_json::from_str(&stdout(out)).expect("call -o json is JSON");
         assert_eq!(call["outcome"], expect, "{call:#}");
         assert!(
             !String::from_utf8_lossy(&out.stderr).contains("password is"),
@@ -495,24 +581,31 @@ async fn a_caller_who_answers_right_gets_a_new_password_by_one_sms_to_the_direct
     let old = dir.set_known_password(LINE.sam).await;
     let before = dir.attribute(LINE.sam, "pwdLastSet").await;
 
-    let (call, contact) = line.call(LINE.phone, &says(&LINE, LINE.sam), "fulfilled");
+    let (call, contact, code_text) = line
+        .call_with_code(LINE.phone, &says(&LINE, LINE.sam), LINE.phone, "fulfilled")
+        .await;
     let transcript = call.to_string();
     assert!(
         last_bot_message(&call).starts_with(MSG_DONE),
         "{transcript}"
     );
     assert_eq!(call["end"]["state"], "disconnected", "{transcript}");
+    // The caller heard the line ask for the code, and keyed it.
+    assert!(transcript.contains("six-digit code"), "{transcript}");
+    assert!(!code_text.contains(LINE.sam), "the code SMS names the user");
 
-    // Exactly one SMS from the whole line (no other test's caller gets one), to the number on
-    // record ("+1 (555) 010-0021" in the directory).
+    // Exactly two SMS from the whole line (no other test's caller gets one), both to the
+    // number on record ("+1 (555) 010-0021" in the directory): the code, then the password.
     let sms = line.sms().await;
+    let to_line: Vec<_> = sms.iter().filter(|(to, _)| to == LINE.phone).collect();
     assert_eq!(
-        sms.len(),
-        1,
+        to_line.len(),
+        2,
         "{:?}",
         sms.iter().map(|s| &s.0).collect::<Vec<_>>()
     );
-    assert_eq!(sms[0].0, LINE.phone);
+    assert_eq!(to_line[0].1, code_text);
+    let sms = [to_line[1].clone()];
     let new = sms[0]
         .1
         .split("password is ")
@@ -633,5 +726,79 @@ async fn three_failures_lock_the_user_out_even_with_the_right_answers() {
     assert_eq!(
         line.audits(&contact).await.last().map(String::as_str),
         Some("refused/locked_out")
+    );
+}
+
+#[tokio::test]
+async fn a_privileged_account_hears_the_wrong_answer_message_and_nothing_is_texted() {
+    let _turn = Turn;
+    let Some(dir) = Directory::from_env() else {
+        return;
+    };
+    let line = line().expect("deployed");
+    let known = dir.set_known_password(ADMIN.sam).await;
+    let before = dir.attribute(ADMIN.sam, "pwdLastSet").await;
+    // The right answers from the phone on record: still refused before any code is sent, with
+    // the answer a wrong date of birth gets, and handed to a person.
+    let (call, contact) = line.call(ADMIN.phone, &says(&ADMIN, ADMIN.sam), "queued");
+    assert_eq!(last_bot_message(&call), MSG_NOT_VERIFIED, "{call:#}");
+    assert!(dir.binds(ADMIN.sam, &known).await, "password changed");
+    assert_eq!(dir.attribute(ADMIN.sam, "pwdLastSet").await, before);
+    assert_eq!(line.sms_to(ADMIN.phone).await, 0, "a code was texted");
+    assert_eq!(
+        line.audits(&contact).await.last().map(String::as_str),
+        Some("refused/privileged")
+    );
+    // The agent sees how far the line got, never why.
+    assert_eq!(call["attributes"]["resetpw_verified"], "none", "{call:#}");
+}
+
+#[tokio::test]
+async fn a_locked_out_caller_with_the_code_is_unlocked_and_keeps_the_password() {
+    let _turn = Turn;
+    let Some(dir) = Directory::from_env() else {
+        return;
+    };
+    let line = line().expect("deployed");
+    let known = dir.set_known_password(UNLOCK.sam).await;
+    // Five failed binds lock the account (the local directory's lockout policy).
+    for _ in 0..5 {
+        assert!(!dir.binds(UNLOCK.sam, "Not#The1Password").await);
+    }
+    let locked = dir.attribute(UNLOCK.sam, "lockoutTime").await;
+    assert!(
+        locked.as_deref().is_some_and(|t| t != "0"),
+        "failed binds set lockoutTime: {locked:?}"
+    );
+    let (call, contact, _) = line
+        .call_with_code(
+            UNLOCK.phone,
+            &["my account is locked", UNLOCK.sam, UNLOCK.dob_spoken, UNLOCK.month],
+            UNLOCK.phone,
+            "fulfilled",
+        )
+        .await;
+    assert!(
+        call.to_string().contains(resetpw::resources::connect::UNLOCKED_GOODBYE),
+        "{call:#}"
+    );
+    assert_eq!(
+        dir.attribute(UNLOCK.sam, "lockoutTime").await.as_deref(),
+        Some("0")
+    );
+    assert!(dir.binds(UNLOCK.sam, &known).await, "the old password binds");
+    // The code and the confirmation, nothing else.
+    let texts: Vec<String> = line
+        .sms()
+        .await
+        .into_iter()
+        .filter(|(to, _)| to == UNLOCK.phone)
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(!texts[1].contains("password is"), "the unlock texted a password");
+    assert_eq!(
+        line.audits(&contact).await.last().map(String::as_str),
+        Some("fulfilled/unlock")
     );
 }

@@ -17,7 +17,12 @@
 //!   warm reset, so a busy machine weighs on both alike;
 //! - where a warm reset goes, from the `lookup_ms`/`attempts_ms`/`reset_ms`/`sms_ms` of the
 //!   bootstrap's audit lines: the AWS calls it waits for and the rest;
-//! - peak memory (VmHWM) of the warm process after all its resets.
+//! - peak memory (VmHWM) of the warm process after all its resets;
+//! - the warm reset with the one-time code (RESETPW_ONE_TIME_CODE=on), a request of three Lex
+//!   turns as the bot sends them: the dialog turn after the last knowledge answer (verify, store
+//!   the code's digest, text it), the turn with the code (check it), the fulfillment (verify
+//!   again, reset, text the password); the code is read from the local cloud's SMS record in
+//!   between, as the caller's phone would show it (that wait is not counted).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -70,6 +75,34 @@ fn event(i: usize) -> String {
         }
     })
     .to_string()
+}
+
+/// A turn of a request with the one-time code: `source` for session `session`, the knowledge
+/// answers right, `code` in the Code slot.
+fn code_event(source: &str, session: &str, code: Option<&str>) -> String {
+    json!({
+        "messageVersion": "1.0",
+        "invocationSource": source,
+        "inputMode": "Speech",
+        "sessionId": session,
+        "sessionState": {
+            "sessionAttributes": {"ContactId": session},
+            "intent": {"name": "ResetPW", "state": "InProgress", "slots": {
+                "UserID": slot(BENCH.sam), "DOB": slot(BENCH.dob), "MonthStarted": slot(BENCH.month),
+                "Code": code.map(slot).unwrap_or(Value::Null)
+            }}
+        }
+    })
+    .to_string()
+}
+
+/// The dialog action's type of an answer.
+fn dialog_action(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).expect("JSON answer");
+    v["sessionState"]["dialogAction"]["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn assert_fulfilled(body: &str, what: &str) {
@@ -244,6 +277,90 @@ async fn warm(
     (warm, floors, peak_kb)
 }
 
+/// One warm request with the one-time code: each of its three turns (event -> response) and
+/// the code step as the bootstrap's audit line timed it (digest, store, SMS).
+struct CodeRequest {
+    send_code: Duration,
+    check_code: Duration,
+    reset: Duration,
+    code_ms: Duration,
+}
+
+/// `requests` warm requests with the one-time code in one process (after one to warm it up).
+async fn warm_with_code(
+    vars: &std::collections::HashMap<String, String>,
+    app: &str,
+    requests: usize,
+) -> Vec<CodeRequest> {
+    let mut vars = vars.clone();
+    vars.insert("RESETPW_ONE_TIME_CODE".into(), "on".into());
+    let api = RuntimeApi::start().await;
+    let mut child = spawn_bootstrap(&bootstrap_path(), &api, &vars);
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let log = tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut parsed = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                parsed.push(v);
+            }
+        }
+        parsed
+    });
+    let mut turn = 0;
+    let mut timed = Vec::with_capacity(requests);
+    for i in 0..=requests {
+        let session = format!("bench-code-{i}");
+        let texted = sms_published(app).await.len();
+        let mut step = |event: String| {
+            api.push(event);
+            turn += 1;
+            turn - 1
+        };
+        let n = step(code_event("DialogCodeHook", &session, None));
+        let answer = api.answer(n, Duration::from_secs(30)).await;
+        assert_eq!(dialog_action(&answer.body), "ElicitSlot", "no code asked: {}", answer.body);
+        let send_code = answer.at - api.sent_at(n);
+        let code = loop {
+            if let Some((_, text)) = sms_published(app).await.get(texted) {
+                break code_in(text);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let n = step(code_event("DialogCodeHook", &session, Some(&code)));
+        let answer = api.answer(n, Duration::from_secs(30)).await;
+        assert_eq!(dialog_action(&answer.body), "Delegate", "code refused: {}", answer.body);
+        let check_code = answer.at - api.sent_at(n);
+        let n = step(code_event("FulfillmentCodeHook", &session, Some(&code)));
+        let answer = api.answer(n, Duration::from_secs(30)).await;
+        assert_fulfilled(&answer.body, "reset with the code");
+        let reset = answer.at - api.sent_at(n);
+        if i > 0 {
+            timed.push((session, send_code, check_code, reset));
+        }
+    }
+    let _ = child.kill().await;
+    let _ = child.wait().await;
+    let lines = log.await.expect("log reader");
+    timed
+        .into_iter()
+        .map(|(session, send_code, check_code, reset)| {
+            let code_ms = lines
+                .iter()
+                .find(|v| v["audit"] == "resetpw" && v["contact_id"] == session.as_str() && v["code_ms"].is_number())
+                .and_then(|v| v["code_ms"].as_f64())
+                .unwrap_or_else(|| panic!("no audit line of {session} times the code step"));
+            CodeRequest {
+                send_code,
+                check_code,
+                reset,
+                code_ms: Duration::from_secs_f64(code_ms / 1000.0),
+            }
+        })
+        .collect()
+}
+
 /// Search + unicodePwd modify on one bound LDAPS connection (TCP_NODELAY on), as the service
 /// account: what the directory itself costs for one reset.
 struct Floor {
@@ -388,4 +505,18 @@ async fn main() {
         "peak memory of the warm process (VmHWM): {:.1} MB (goal < 20 MB)",
         peak_kb as f64 / 1024.0
     );
+
+    let coded = warm_with_code(&vars, &setup.app, lat.len().min(20)).await;
+    let p = |f: fn(&CodeRequest) -> Duration| {
+        let mut v: Vec<Duration> = coded.iter().map(f).collect();
+        v.sort();
+        (ms(percentile(&v, 0.5)), ms(percentile(&v, 0.95)))
+    };
+    let (send50, send95) = p(|r| r.send_code);
+    let (check50, check95) = p(|r| r.check_code);
+    let (reset50, reset95) = p(|r| r.reset);
+    let (total50, total95) = p(|r| r.send_code + r.check_code + r.reset);
+    let (code50, _) = p(|r| r.code_ms);
+    println!("warm reset with the one-time code (three turns, event -> response each), n={}: code sent p50 {send50:.1} ms p95 {send95:.1} ms (its code step: digest, store, SMS {code50:.1} ms); code checked p50 {check50:.1} ms p95 {check95:.1} ms; reset p50 {reset50:.1} ms p95 {reset95:.1} ms; the three together p50 {total50:.1} ms p95 {total95:.1} ms = {:.2} x the reset without the code",
+        coded.len(), total50 / ms(warm_p50));
 }

@@ -8,7 +8,7 @@ use crate::server::State;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -23,6 +23,8 @@ pub fn routes() -> Router<Arc<State>> {
         )
         .route("/_localcloud/lambda/logs", get(lambda_logs))
         .route("/_localcloud/connect/calls", post(ring))
+        .route("/_localcloud/connect/calls/{id}", delete(hang_up))
+        .route("/_localcloud/connect/calls/{id}/turns", post(say))
         .route("/_localcloud/connect/contacts/{id}", get(contact))
 }
 
@@ -33,19 +35,42 @@ fn env_of(state: &State) -> Env {
     }
 }
 
-/// Rings a claimed number and answers when the contact has ended: 200 with the contact (also
-/// when the call is not answered: its disposition says why), 400 for numbers that are not
-/// E.164, 404 for a number that is not claimed.
+/// Rings a claimed number and answers when the contact has ended (or, for an open call, when
+/// the flow waits for the caller): 200 with the contact (also when the call is not answered: its
+/// disposition says why), 400 for numbers that are not E.164, 404 for a number that is not
+/// claimed.
 async fn ring(
     AxState(state): AxState<Arc<State>>,
     Json(dial): Json<calls::Dial>,
 ) -> impl IntoResponse {
-    match calls::ring(env_of(&state), dial).await {
+    answer(calls::ring(env_of(&state), dial).await)
+}
+
+/// A further turn of an open call: 200 with the contact once the flow waits again or the call
+/// has ended, 404 for no such call, 409 for a call that has ended.
+async fn say(
+    AxState(state): AxState<Arc<State>>,
+    Path(id): Path<String>,
+    Json(turn): Json<calls::Turn>,
+) -> impl IntoResponse {
+    answer(calls::say(env_of(&state), &id, turn).await)
+}
+
+/// The caller hangs up: 200 with the contact as it ended.
+async fn hang_up(AxState(state): AxState<Arc<State>>, Path(id): Path<String>) -> impl IntoResponse {
+    answer(calls::hang_up(env_of(&state), &id).await)
+}
+
+fn answer(result: Result<serde_json::Value, calls::CallError>) -> (StatusCode, Json<serde_json::Value>) {
+    match result {
         Ok(contact) => (StatusCode::OK, Json(contact)),
         Err(err) => {
             let status = match err {
                 calls::CallError::NotANumber(_) => StatusCode::BAD_REQUEST,
-                calls::CallError::NotClaimed(_) => StatusCode::NOT_FOUND,
+                calls::CallError::NotClaimed(_) | calls::CallError::NoSuchCall(_) => {
+                    StatusCode::NOT_FOUND
+                }
+                calls::CallError::Ended(_) => StatusCode::CONFLICT,
             };
             (status, Json(serde_json::json!({"error": err.to_string()})))
         }
@@ -55,7 +80,7 @@ async fn ring(
 /// A contact (a call or a chat) as it is now.
 async fn contact(AxState(state): AxState<Arc<State>>, Path(id): Path<String>) -> impl IntoResponse {
     match state.own.connect.contacts.get(&id) {
-        Some(running) => (StatusCode::OK, Json(running.snapshot().to_json())),
+        Some(running) => (StatusCode::OK, Json(running.to_json())),
         None => (
             StatusCode::NOT_FOUND,
             Json(serde_json::json!({"error": format!("no contact {id} in this local cloud")})),

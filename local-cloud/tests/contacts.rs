@@ -452,6 +452,18 @@ async fn post(path: &str, body: &Value) -> (u16, Value) {
     (status, serde_json::from_slice(&bytes).expect("JSON"))
 }
 
+/// The caller of call `id` hangs up: the status and the contact.
+async fn hang_up(id: &str) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .delete(format!("{}/_localcloud/connect/calls/{id}", cloud_url()))
+        .send()
+        .await
+        .expect("the control API answers");
+    let status = answer.status().as_u16();
+    let bytes = answer.bytes().await.expect("a body");
+    (status, serde_json::from_slice(&bytes).expect("JSON"))
+}
+
 async fn get(path: &str) -> Value {
     let answer = reqwest::get(format!("{}{path}", cloud_url()))
         .await
@@ -510,6 +522,77 @@ async fn events(function: &str) -> Vec<Value> {
 async fn fault(rule: Value) {
     let (status, _) = post("/_localcloud/faults", &rule).await;
     assert_eq!(status, 201);
+}
+
+/// An open call answers as soon as the flow waits for the caller, takes each further turn when
+/// it is given (a caller answering what they hear), and ends by the flow or by hanging up.
+#[test]
+fn open_calls_take_the_callers_turns_one_at_a_time() -> R {
+    run(open_calls_steps)
+}
+
+async fn open_calls_steps() -> R {
+    let l = deploy("open").await?;
+    let caller = "+15550100020";
+    let (status, call) = post(
+        "/_localcloud/connect/calls",
+        &json!({"from": caller, "to": l.number, "open": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{call:#}");
+    // The greeting and the bot's prompt are heard; the line waits for the caller.
+    assert_eq!(call["waiting_for_customer"], true, "{call:#}");
+    assert_eq!(call["disposition"]["state"], "in_progress");
+    assert_eq!(
+        heard(&call),
+        vec![line("flow", GREETING), line("flow", BOT_PROMPT)]
+    );
+    let id = call["contact_id"].as_str().ok_or("a contact id")?.to_string();
+    let turns = format!("/_localcloud/connect/calls/{id}/turns");
+
+    let (status, call) = post(&turns, &json!({"text": "reset my password"})).await;
+    assert_eq!(status, 200, "{call:#}");
+    assert_eq!(call["waiting_for_customer"], true, "{call:#}");
+    assert_eq!(heard(&call).last(), Some(&line("bot", USER_ID_PROMPT)));
+    // The control API's view of the contact says the same while it waits.
+    let now = get(&format!("/_localcloud/connect/contacts/{id}")).await;
+    assert_eq!(now["waiting_for_customer"], true, "{now:#}");
+
+    let (status, call) = post(&turns, &json!({"text": "jdoe"})).await;
+    assert_eq!(status, 200, "{call:#}");
+    assert_eq!(call["waiting_for_customer"], false, "{call:#}");
+    assert_eq!(
+        call["disposition"],
+        json!({"state": "disconnected", "by": "flow", "after": "disconnect"})
+    );
+    assert_eq!(heard(&call).last(), Some(&line("flow", GOODBYE)));
+    // Nothing more can be said on a call that has ended; hanging up leaves it as it ended.
+    let (status, answer) = post(&turns, &json!({"text": "hello?"})).await;
+    assert_eq!(status, 409, "{answer:#}");
+    let (status, gone) = hang_up(&id).await;
+    assert_eq!(status, 200, "{gone:#}");
+    assert_eq!(gone["disposition"]["by"], "flow", "{gone:#}");
+
+    // A caller who hangs up while the line waits for them.
+    let (_, call) = post(
+        "/_localcloud/connect/calls",
+        &json!({"from": caller, "to": l.number, "say": ["reset my password"], "open": true}),
+    )
+    .await;
+    assert_eq!(call["waiting_for_customer"], true, "{call:#}");
+    let id = call["contact_id"].as_str().ok_or("a contact id")?.to_string();
+    let (_, left) = hang_up(&id).await;
+    assert_eq!(left["waiting_for_customer"], false, "{left:#}");
+    assert_eq!(left["disposition"]["by"], "customer", "{left:#}");
+
+    // No such call.
+    let (status, _) = post(
+        "/_localcloud/connect/calls/00000000-0000-0000-0000-000000000000/turns",
+        &json!({"text": "hi"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    Ok(())
 }
 
 /// Voice calls run the published flow: the fulfilled path and every other one, a number with

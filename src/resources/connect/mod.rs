@@ -242,6 +242,8 @@ pub async fn retag(
 
 /// What the flow says after a reset (how `resetpw call` knows a contact ended fulfilled).
 pub const GOODBYE: &str = "Your new password is on its way to the phone number on record. Goodbye.";
+/// What the flow says after an unlock (a fulfilled contact too).
+pub const UNLOCKED_GOODBYE: &str = "Your account is unlocked. Goodbye.";
 /// What the flow says when no agent can take the contact.
 pub const CALL_BACK_LATER: &str =
     "Sorry, no one can take your call right now. Please call back later.";
@@ -313,7 +315,7 @@ pub fn flow_content(f: &FlowInputs) -> Value {
             {"Identifier": "disconnect", "Type": "DisconnectParticipant", "Parameters": {},
              "Transitions": {}},
             outcome_check("check-unlock-outcome", "unlocked-goodbye"),
-            message("unlocked-goodbye", "Your account is unlocked. Goodbye.", "disconnect"),
+            message("unlocked-goodbye", UNLOCKED_GOODBYE, "disconnect"),
             // The hand-off: the agent sees what the line checked. A failure to set them still
             // hands the caller over.
             {"Identifier": "set-handoff-attributes", "Type": "UpdateContactAttributes",

@@ -4,11 +4,18 @@
 //! speech: a user ID spelled, digits for a code). The flow associated with the number runs to
 //! the end; the answer is the contact: the transcript, the contact attributes, the blocks it
 //! went through and how it ended. A number with no flow is not answered, as on Connect.
+//!
+//! A call can also be held open (`"open": true`), for a caller who answers as they hear the line
+//! (a code texted to their phone during the call, say): the answer then comes as soon as the
+//! flow waits for a turn the caller has not given (`waiting_for_customer`), each further turn is
+//! `POST /_localcloud/connect/calls/{ContactId}/turns` (`{"text": ...}`, answered the same way),
+//! and `DELETE /_localcloud/connect/calls/{ContactId}` hangs up.
 
-use super::contacts::{Contact, Disposition};
+use super::contacts::{Contact, Disposition, Running};
 use super::run::{start, Env};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -26,6 +33,15 @@ pub struct Dial {
     pub language: Option<String>,
     /// Fault rules with this app id apply to the call.
     pub app: Option<String>,
+    /// Keep the line open after the last turn of `say`: the caller gives more turns later.
+    #[serde(default)]
+    pub open: bool,
+}
+
+/// A further turn of an open call.
+#[derive(Debug, Deserialize)]
+pub struct Turn {
+    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +50,10 @@ pub enum CallError {
     NotANumber(String),
     #[error("{0} is not a claimed phone number of the local cloud: claim it first (ClaimPhoneNumber), or check the number")]
     NotClaimed(String),
+    #[error("no call {0} in this local cloud (a chat's turns go through the Participant Service)")]
+    NoSuchCall(String),
+    #[error("call {0} has ended: the caller can say nothing more")]
+    Ended(String),
 }
 
 fn is_e164(n: &str) -> bool {
@@ -92,17 +112,51 @@ pub async fn ring(env: Env, dial: Dial) -> Result<Value, CallError> {
             ),
         });
         contact.ended = Some(super::epoch_seconds());
-        return Ok(contact.to_json());
+        let mut v = contact.to_json();
+        v["waiting_for_customer"] = false.into();
+        return Ok(v);
     }
     let (tx, rx) = mpsc::unbounded_channel();
+    let running = start(env, contact, rx, Some(tx));
     for turn in dial.say {
-        let _ = tx.send(turn);
+        running.send(turn);
     }
-    // The caller hangs up after their last turn: no sender is kept.
-    drop(tx);
-    let running = start(env, contact, rx, None);
+    if dial.open {
+        running.settled().await;
+    } else {
+        // The caller hangs up after their last turn.
+        running.hang_up();
+        running.finished().await;
+    }
+    Ok(running.to_json())
+}
+
+fn voice_call(env: &Env, id: &str) -> Result<Arc<Running>, CallError> {
+    env.own
+        .connect
+        .contacts
+        .get(id)
+        .filter(|r| r.snapshot().channel == "VOICE")
+        .ok_or_else(|| CallError::NoSuchCall(id.into()))
+}
+
+/// The caller of an open call says `turn.text`; the answer comes when the flow waits for the
+/// next turn or the call has ended.
+pub async fn say(env: Env, id: &str, turn: Turn) -> Result<Value, CallError> {
+    let running = voice_call(&env, id)?;
+    if !running.send(turn.text) {
+        return Err(CallError::Ended(id.into()));
+    }
+    running.settled().await;
+    Ok(running.to_json())
+}
+
+/// The caller hangs up (a call that has ended already stays as it ended).
+pub async fn hang_up(env: Env, id: &str) -> Result<Value, CallError> {
+    let running = voice_call(&env, id)?;
+    running.hang_up();
     running.finished().await;
-    Ok(running.snapshot().to_json())
+    Ok(running.to_json())
 }
 
 #[cfg(test)]

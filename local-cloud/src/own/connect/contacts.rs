@@ -270,6 +270,10 @@ pub struct Running {
     pub done: watch::Receiver<bool>,
     /// The customer has left (hung up, DisconnectParticipant).
     pub left: std::sync::atomic::AtomicBool,
+    /// How many times the flow has waited for the customer's next turn.
+    pub asks: watch::Receiver<u64>,
+    /// How many turns the customer has given it.
+    pub sent: std::sync::atomic::AtomicU64,
 }
 
 impl Running {
@@ -288,6 +292,36 @@ impl Running {
                 break;
             }
         }
+    }
+
+    /// Waits until the contact has ended or the flow waits for a turn the customer has not
+    /// given yet (a caller's next turn is due).
+    pub async fn settled(&self) {
+        let mut done = self.done.clone();
+        let mut asks = self.asks.clone();
+        loop {
+            if *done.borrow_and_update() || self.waiting() {
+                return;
+            }
+            tokio::select! {
+                changed = done.changed() => if changed.is_err() { return },
+                changed = asks.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// The flow waits for a turn it has not been given.
+    pub fn waiting(&self) -> bool {
+        !*self.done.borrow()
+            && *self.asks.borrow() > self.sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The contact as the control API shows it: [`Contact::to_json`] and whether the flow waits
+    /// for the customer.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.snapshot().to_json();
+        v["waiting_for_customer"] = json!(self.waiting());
+        v
     }
 
     /// The customer leaves: no more input.
@@ -331,11 +365,16 @@ impl Running {
 
     /// Sends what the customer says; false when they already left.
     pub fn send(&self, text: String) -> bool {
-        self.input
+        let sent = self
+            .input
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .is_some_and(|tx| tx.send(text).is_ok())
+            .is_some_and(|tx| tx.send(text).is_ok());
+        if sent {
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        sent
     }
 }
 

@@ -131,12 +131,15 @@ pub fn start(
     sender: Option<mpsc::UnboundedSender<String>>,
 ) -> Arc<Running> {
     let (done_tx, done_rx) = watch::channel(false);
+    let (asks_tx, asks_rx) = watch::channel(0);
     let id = contact.id.clone();
     let running = Arc::new(Running {
         contact: Arc::new(Mutex::new(contact)),
         input: Mutex::new(sender),
         done: done_rx,
         left: Default::default(),
+        asks: asks_rx,
+        sent: Default::default(),
     });
     env.connect().contacts.insert(id, running.clone());
     let task_running = running.clone();
@@ -145,6 +148,7 @@ pub fn start(
             env,
             contact: task_running.contact.clone(),
             input,
+            asks: asks_tx,
         };
         let disposition = run.execute().await;
         {
@@ -179,6 +183,8 @@ struct Run {
     env: Env,
     contact: Arc<Mutex<Contact>>,
     input: mpsc::UnboundedReceiver<String>,
+    /// Counts the times the flow waits for the customer (see [`Running::settled`]).
+    asks: watch::Sender<u64>,
 }
 
 fn text_of(params: &Value, key: &str) -> Option<String> {
@@ -605,6 +611,7 @@ impl Run {
         let locale = language.replace('-', "_");
         let mut first = true;
         for _ in 0..MAX_BOT_TURNS {
+            self.asks.send_modify(|n| *n += 1);
             let Some(said) = self.input.recv().await else {
                 return Outcome::End(Disposition::CustomerLeft { during: id.into() });
             };
