@@ -52,6 +52,27 @@ impl Speaker {
     }
 }
 
+/// What every prompt for the one-time code says: the bot's slot prompt and the function's
+/// retry after a wrong code (both checked by the tests below).
+const CODE_PROMPT_MARK: &str = "six-digit code";
+/// What the transcript shows for the caller's answer to a code prompt.
+pub const CODE_HIDDEN: &str = "(the code, not shown)";
+
+/// Hides the caller's answers to the line's code prompts: a one-time code is never printed,
+/// even after its use.
+pub fn hide_codes(transcript: &mut [(Speaker, String)]) {
+    let mut asked = false;
+    for (speaker, text) in transcript.iter_mut() {
+        if *speaker == Speaker::Caller {
+            if asked {
+                *text = CODE_HIDDEN.to_string();
+            }
+        } else {
+            asked = text.contains(CODE_PROMPT_MARK);
+        }
+    }
+}
+
 /// How a contact ended, as the line's side tells it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum End {
@@ -265,9 +286,9 @@ async fn voice(
     contact_of_voice(&body)
 }
 
-/// The transcript of a voice contact as the control API gives it.
+/// The transcript of a voice contact as the control API gives it, codes hidden.
 fn transcript_of(body: &Value) -> Vec<(Speaker, String)> {
-    body["transcript"]
+    let mut transcript: Vec<(Speaker, String)> = body["transcript"]
         .as_array()
         .into_iter()
         .flatten()
@@ -279,7 +300,9 @@ fn transcript_of(body: &Value) -> Vec<(Speaker, String)> {
             };
             (speaker, l["text"].as_str().unwrap_or_default().to_string())
         })
-        .collect()
+        .collect();
+    hide_codes(&mut transcript);
+    transcript
 }
 
 /// A finished voice contact from the control API's answer.
@@ -449,6 +472,36 @@ mod tests {
             contact(End::Disconnected(None), &said).outcome(),
             Expect::Ended
         );
+    }
+
+    #[test]
+    fn answers_to_code_prompts_are_hidden_and_nothing_else() {
+        let code_prompt = crate::resources::lex::SLOTS
+            .iter()
+            .find(|s| s.0 == crate::resources::lex::CODE_SLOT)
+            .map(|s| s.2)
+            .unwrap();
+        let retry = resetpw_lambda::handler::PROMPT_CODE_AGAIN;
+        let mut t: Vec<(Speaker, String)> = [
+            (Speaker::Bot, "In which month did you start working here?"),
+            (Speaker::Caller, "March"),
+            (Speaker::Bot, code_prompt),
+            (Speaker::Caller, "123456"),
+            (Speaker::Bot, retry),
+            (Speaker::Caller, "one two three four five six"),
+            (Speaker::Bot, "Thank you."),
+            (Speaker::Caller, "bye"),
+        ]
+        .iter()
+        .map(|(s, t)| (*s, t.to_string()))
+        .collect();
+        hide_codes(&mut t);
+        let said: Vec<&str> = t
+            .iter()
+            .filter(|(s, _)| *s == Speaker::Caller)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        assert_eq!(said, ["March", CODE_HIDDEN, CODE_HIDDEN, "bye"]);
     }
 
     #[test]

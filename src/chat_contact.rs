@@ -180,7 +180,7 @@ pub async fn run(cx: &Cx, instance: &str, flow: &str, say: &[String]) -> anyhow:
             .map_err(ApiError::from)
             .context("DisconnectParticipant")?;
     }
-    let transcript = items
+    let mut transcript: Vec<(Speaker, String)> = items
         .into_iter()
         .filter(|i| i.2 == "MESSAGE")
         .map(|(role, name, _, _, content)| {
@@ -192,6 +192,7 @@ pub async fn run(cx: &Cx, instance: &str, flow: &str, say: &[String]) -> anyhow:
             (speaker, content)
         })
         .collect();
+    crate::call::hide_codes(&mut transcript);
     Ok(Contact {
         channel: "chat",
         contact_id: contact,

@@ -452,11 +452,7 @@ impl Line {
                 common::stderr(&out)
             );
         };
-        let code: String = text
-            .split(" code is ")
-            .nth(1)
-            .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
-            .expect("the SMS carries a code");
+        let code = code_in(&text);
         writeln!(stdin, "{code}").expect("the code reaches resetpw call");
         drop(stdin);
         let out = child.wait_with_output().expect("resetpw ends");
@@ -554,6 +550,14 @@ impl Line {
     }
 }
 
+/// The one-time code in the text of a code SMS.
+fn code_in(text: &str) -> String {
+    text.split(" code is ")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+        .expect("the SMS carries a code")
+}
+
 /// The bot's last message of a call's transcript.
 fn last_bot_message(call: &Value) -> String {
     call["transcript"]
@@ -572,7 +576,7 @@ fn says(user: &User, id: &'static str) -> [&'static str; 4] {
 }
 
 #[tokio::test]
-async fn a_caller_who_answers_right_gets_a_new_password_by_one_sms_to_the_directory_number() {
+async fn a_caller_who_answers_right_and_keys_the_texted_code_gets_a_new_password_by_sms() {
     let _turn = Turn;
     let Some(dir) = Directory::from_env() else {
         return;
@@ -592,6 +596,13 @@ async fn a_caller_who_answers_right_gets_a_new_password_by_one_sms_to_the_direct
     assert_eq!(call["end"]["state"], "disconnected", "{transcript}");
     // The caller heard the line ask for the code, and keyed it.
     assert!(transcript.contains("six-digit code"), "{transcript}");
+    // What the caller keyed is not printed, even after its use.
+    let code = code_in(&code_text);
+    assert!(!transcript.contains(&code), "{transcript}");
+    assert!(
+        transcript.contains(resetpw::call::CODE_HIDDEN),
+        "{transcript}"
+    );
     assert!(!code_text.contains(LINE.sam), "the code SMS names the user");
 
     // Exactly two SMS from the whole line (no other test's caller gets one), both to the
