@@ -25,8 +25,8 @@ use crate::stack;
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal};
-use tokio::io::AsyncBufReadExt as _;
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt as _;
 
 pub const EXIT_AS_EXPECTED: u8 = 0;
 pub const EXIT_OTHERWISE: u8 = 3;
@@ -102,13 +102,10 @@ impl Contact {
         match &self.end {
             End::Queued(_) => Expect::Queued,
             End::Disconnected(_)
-                if self
-                    .transcript
-                    .iter()
-                    .any(|(s, t)| {
-                        *s != Speaker::Caller
-                            && (t == connect::GOODBYE || t == connect::UNLOCKED_GOODBYE)
-                    }) =>
+                if self.transcript.iter().any(|(s, t)| {
+                    *s != Speaker::Caller
+                        && (t == connect::GOODBYE || t == connect::UNLOCKED_GOODBYE)
+                }) =>
             {
                 Expect::Fulfilled
             }
@@ -202,7 +199,11 @@ impl Turns {
             if terminal {
                 eprint!("you> ");
             }
-            match lines.next_line().await.context("cannot read standard input")? {
+            match lines
+                .next_line()
+                .await
+                .context("cannot read standard input")?
+            {
                 Some(line) if line.trim().is_empty() => continue,
                 other => return Ok(other),
             }
@@ -277,8 +278,11 @@ async fn voice(
                 .await?
             }
             None => {
-                line.send(line.http.delete(format!("{url}/_localcloud/connect/calls/{id}")))
-                    .await?
+                line.send(
+                    line.http
+                        .delete(format!("{url}/_localcloud/connect/calls/{id}")),
+                )
+                .await?
             }
         };
         heard(&transcript_of(&body));

@@ -784,20 +784,29 @@ async fn a_locked_out_caller_with_the_code_is_unlocked_and_keeps_the_password() 
     let (call, contact, _) = line
         .call_with_code(
             UNLOCK.phone,
-            &["my account is locked", UNLOCK.sam, UNLOCK.dob_spoken, UNLOCK.month],
+            &[
+                "my account is locked",
+                UNLOCK.sam,
+                UNLOCK.dob_spoken,
+                UNLOCK.month,
+            ],
             UNLOCK.phone,
             "fulfilled",
         )
         .await;
     assert!(
-        call.to_string().contains(resetpw::resources::connect::UNLOCKED_GOODBYE),
+        call.to_string()
+            .contains(resetpw::resources::connect::UNLOCKED_GOODBYE),
         "{call:#}"
     );
     assert_eq!(
         dir.attribute(UNLOCK.sam, "lockoutTime").await.as_deref(),
         Some("0")
     );
-    assert!(dir.binds(UNLOCK.sam, &known).await, "the old password binds");
+    assert!(
+        dir.binds(UNLOCK.sam, &known).await,
+        "the old password binds"
+    );
     // The code and the confirmation, nothing else.
     let texts: Vec<String> = line
         .sms()
@@ -807,7 +816,10 @@ async fn a_locked_out_caller_with_the_code_is_unlocked_and_keeps_the_password() 
         .map(|(_, m)| m)
         .collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
-    assert!(!texts[1].contains("password is"), "the unlock texted a password");
+    assert!(
+        !texts[1].contains("password is"),
+        "the unlock texted a password"
+    );
     assert_eq!(
         line.audits(&contact).await.last().map(String::as_str),
         Some("fulfilled/unlock")

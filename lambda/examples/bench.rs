@@ -121,6 +121,23 @@ fn json_lines(stdout: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// Reads the JSON lines of a running bootstrap's log as they come (a full pipe would stall
+/// the process); they are all there once it has ended.
+fn read_log(child: &mut tokio::process::Child) -> tokio::task::JoinHandle<Vec<Value>> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut parsed = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                parsed.push(v);
+            }
+        }
+        parsed
+    })
+}
+
 /// The figure `name` (µs) of the `cold start complete` line bootstrap logged.
 fn logged(stdout: &[u8], name: &str) -> Duration {
     json_lines(stdout)
@@ -221,19 +238,7 @@ async fn warm(
     let mut floors = Vec::with_capacity(resets);
     let api = RuntimeApi::start().await;
     let mut child = spawn_bootstrap(&bootstrap_path(), &api, vars);
-    // Its log is read as it comes (a full pipe would stall the process).
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let log = tokio::spawn(async move {
-        use tokio::io::AsyncBufReadExt;
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let mut parsed = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                parsed.push(v);
-            }
-        }
-        parsed
-    });
+    let log = read_log(&mut child);
     api.push(event(1000));
     assert_fulfilled(
         &api.answer(0, Duration::from_secs(30)).await.body,
@@ -296,18 +301,7 @@ async fn warm_with_code(
     vars.insert("RESETPW_ONE_TIME_CODE".into(), "on".into());
     let api = RuntimeApi::start().await;
     let mut child = spawn_bootstrap(&bootstrap_path(), &api, &vars);
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let log = tokio::spawn(async move {
-        use tokio::io::AsyncBufReadExt;
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let mut parsed = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                parsed.push(v);
-            }
-        }
-        parsed
-    });
+    let log = read_log(&mut child);
     let mut turn = 0;
     let mut timed = Vec::with_capacity(requests);
     for i in 0..=requests {
@@ -320,7 +314,12 @@ async fn warm_with_code(
         };
         let n = step(code_event("DialogCodeHook", &session, None));
         let answer = api.answer(n, Duration::from_secs(30)).await;
-        assert_eq!(dialog_action(&answer.body), "ElicitSlot", "no code asked: {}", answer.body);
+        assert_eq!(
+            dialog_action(&answer.body),
+            "ElicitSlot",
+            "no code asked: {}",
+            answer.body
+        );
         let send_code = answer.at - api.sent_at(n);
         let code = loop {
             if let Some((_, text)) = sms_published(app).await.get(texted) {
@@ -330,7 +329,12 @@ async fn warm_with_code(
         };
         let n = step(code_event("DialogCodeHook", &session, Some(&code)));
         let answer = api.answer(n, Duration::from_secs(30)).await;
-        assert_eq!(dialog_action(&answer.body), "Delegate", "code refused: {}", answer.body);
+        assert_eq!(
+            dialog_action(&answer.body),
+            "Delegate",
+            "code refused: {}",
+            answer.body
+        );
         let check_code = answer.at - api.sent_at(n);
         let n = step(code_event("FulfillmentCodeHook", &session, Some(&code)));
         let answer = api.answer(n, Duration::from_secs(30)).await;
@@ -348,7 +352,11 @@ async fn warm_with_code(
         .map(|(session, send_code, check_code, reset)| {
             let code_ms = lines
                 .iter()
-                .find(|v| v["audit"] == "resetpw" && v["contact_id"] == session.as_str() && v["code_ms"].is_number())
+                .find(|v| {
+                    v["audit"] == "resetpw"
+                        && v["contact_id"] == session.as_str()
+                        && v["code_ms"].is_number()
+                })
                 .and_then(|v| v["code_ms"].as_f64())
                 .unwrap_or_else(|| panic!("no audit line of {session} times the code step"));
             CodeRequest {

@@ -1711,7 +1711,9 @@ mod tests {
     async fn right_answers_text_a_code_and_only_the_right_code_leads_to_the_reset() {
         let rig = otp_rig(&[]);
         // The dialog turn that fills the last knowledge answer: verified, code sent.
-        let (r, a) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None).await;
+        let (r, a) = rig
+            .turn("DialogCodeHook", "ResetPW", CODE_SESSION, None)
+            .await;
         assert_eq!(state(&r), ("ElicitSlot", "InProgress"));
         assert_eq!(
             r.session_state.dialog_action.slot_to_elicit.as_deref(),
@@ -1733,18 +1735,24 @@ mod tests {
         assert!(rig.directory.passwords.lock().unwrap().is_empty());
 
         // Fulfillment before the code: refused, nothing changed.
-        let (r, a) = rig.turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        let (r, a) = rig
+            .turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         assert_eq!(state(&r), ("Close", "Failed"));
         assert_eq!(a.reason, "code_not_verified");
         assert!(rig.directory.passwords.lock().unwrap().is_empty());
 
         // That refusal did not touch the session's code: the right one verifies it.
-        let (r, a) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        let (r, a) = rig
+            .turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         assert_eq!(state(&r).0, "Delegate");
         assert_eq!((a.reason.as_str(), a.verified), ("code_verified", "code"));
         assert_eq!(attribute(&r, "resetpw_verified"), Some("code"));
 
-        let (r, a) = rig.turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        let (r, a) = rig
+            .turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         assert_eq!(state(&r), ("Close", "Fulfilled"));
         assert_eq!((a.reason.as_str(), a.verified), ("reset", "code"));
         assert_eq!(attribute(&r, "resetpw_outcome"), Some("fulfilled"));
@@ -1757,7 +1765,9 @@ mod tests {
         assert!(!line.contains(&pw) && !line.contains(&code), "{line}");
 
         // Single use: the same session cannot fulfil again.
-        let (r, a) = rig.turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        let (r, a) = rig
+            .turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         assert_eq!(state(&r), ("Close", "Failed"));
         assert_eq!(a.reason, "code_not_verified");
         assert_eq!(rig.notifier.sent.lock().unwrap().len(), 2);
@@ -1766,11 +1776,14 @@ mod tests {
     #[tokio::test]
     async fn three_wrong_codes_end_the_session_and_count_toward_the_lockout() {
         let rig = otp_rig(&[]);
-        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None).await;
+        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None)
+            .await;
         let code = last_code(&rig);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for attempt in 1..=2 {
-            let (r, a) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(wrong)).await;
+            let (r, a) = rig
+                .turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(wrong))
+                .await;
             assert_eq!(state(&r), ("ElicitSlot", "InProgress"), "try {attempt}");
             assert_eq!(r.messages[0].content, PROMPT_CODE_AGAIN);
             assert_eq!(a.reason, "code_wrong");
@@ -1779,7 +1792,9 @@ mod tests {
         }
         // The user ID's failures were counted: with RESETPW_MAX_FAILURES=3, the third
         // wrong code locks it, and the session ends with the generic answer.
-        let (r, a) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(wrong)).await;
+        let (r, a) = rig
+            .turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(wrong))
+            .await;
         assert_eq!(state(&r), ("Close", "Failed"));
         assert_eq!(r.messages[0].content, MSG_NOT_VERIFIED);
         assert_eq!(a.reason, "code_wrong");
@@ -1787,7 +1802,9 @@ mod tests {
         assert!(rig.attempts.codes.lock().unwrap().is_empty());
         // The right code now finds no code to check: a new one would be needed, and the
         // user ID is locked out.
-        let (r, a) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        let (r, a) = rig
+            .turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         assert_eq!(state(&r), ("Close", "Failed"));
         assert_eq!(a.reason, "locked_out");
         assert_eq!(rig.notifier.sent.lock().unwrap().len(), 1);
@@ -1797,13 +1814,15 @@ mod tests {
     #[tokio::test]
     async fn wrong_codes_end_the_session_after_three_tries_even_without_a_lockout() {
         let rig = otp_rig(&[("RESETPW_MAX_FAILURES", "10")]);
-        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None).await;
+        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None)
+            .await;
         let code = last_code(&rig);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         let mut last = None;
         for _ in 0..3 {
             last = Some(
-                rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(wrong)).await,
+                rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(wrong))
+                    .await,
             );
         }
         let (r, a) = last.unwrap();
@@ -1815,21 +1834,29 @@ mod tests {
     #[tokio::test]
     async fn an_expired_code_is_refused() {
         let rig = otp_rig(&[("RESETPW_CODE_TTL_SECONDS", "60")]);
-        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None).await;
+        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None)
+            .await;
         let code = last_code(&rig);
         rig.clock.0.store(NOW + 60, Ordering::SeqCst);
-        let (r, a) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        let (r, a) = rig
+            .turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         assert_eq!(state(&r), ("Close", "Failed"));
         assert_eq!(a.reason, "code_expired");
         // Verified just before expiry, fulfilled after it: refused too.
         rig.clock.0.store(NOW + 1000, Ordering::SeqCst);
-        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None).await;
+        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None)
+            .await;
         let code = last_code(&rig);
         rig.clock.0.store(NOW + 1059, Ordering::SeqCst);
-        let (r, _) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        let (r, _) = rig
+            .turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         assert_eq!(state(&r).0, "Delegate");
         rig.clock.0.store(NOW + 1060, Ordering::SeqCst);
-        let (r, a) = rig.turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        let (r, a) = rig
+            .turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         assert_eq!(state(&r), ("Close", "Failed"));
         assert_eq!(a.reason, "code_not_verified");
         assert!(rig.directory.passwords.lock().unwrap().is_empty());
@@ -1838,18 +1865,30 @@ mod tests {
     #[tokio::test]
     async fn a_code_is_worth_nothing_in_another_session_or_for_another_request() {
         let rig = otp_rig(&[("RESETPW_MAX_FAILURES", "10")]);
-        rig.turn("DialogCodeHook", "ResetPW", "session-a", None).await;
+        rig.turn("DialogCodeHook", "ResetPW", "session-a", None)
+            .await;
         let code_a = last_code(&rig);
         // Session b, same user and answers, given a's code: b has no code yet, so one is
         // issued (a's is not accepted), and b's fulfillment is refused.
-        let (r, a) = rig.turn("DialogCodeHook", "ResetPW", "session-b", Some(&code_a)).await;
+        let (r, a) = rig
+            .turn("DialogCodeHook", "ResetPW", "session-b", Some(&code_a))
+            .await;
         assert_eq!(state(&r).0, "ElicitSlot");
         assert_eq!(a.outcome, "code_sent");
-        let (r, _) = rig.turn("FulfillmentCodeHook", "ResetPW", "session-b", Some(&code_a)).await;
+        let (r, _) = rig
+            .turn("FulfillmentCodeHook", "ResetPW", "session-b", Some(&code_a))
+            .await;
         assert_eq!(state(&r), ("Close", "Failed"));
         // a's code verified for a reset does not unlock, and another user ID in the same
         // session ends it.
-        let (r, a) = rig.turn("DialogCodeHook", "UnlockAccount", "session-a", Some(&code_a)).await;
+        let (r, a) = rig
+            .turn(
+                "DialogCodeHook",
+                "UnlockAccount",
+                "session-a",
+                Some(&code_a),
+            )
+            .await;
         assert_eq!(state(&r), ("Close", "Failed"));
         assert_eq!(a.reason, "code_for_another_request");
         assert!(rig.directory.passwords.lock().unwrap().is_empty());
@@ -1879,7 +1918,9 @@ mod tests {
         assert!(rig.directory.passwords.lock().unwrap().is_empty());
         assert!(rig.notifier.sent.lock().unwrap().is_empty());
         // A dialog turn with a Code before any was issued gets a code sent, not a pass.
-        let (r, a) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some("123456")).await;
+        let (r, a) = rig
+            .turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some("123456"))
+            .await;
         assert_eq!(state(&r).0, "ElicitSlot");
         assert_eq!(a.outcome, "code_sent");
         assert_eq!(r.session_state.intent.slots["Code"], Value::Null);
@@ -1897,7 +1938,9 @@ mod tests {
                 u.privileged = privileged;
                 u.disabled = disabled;
             }
-            let (r, a) = rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None).await;
+            let (r, a) = rig
+                .turn("DialogCodeHook", "ResetPW", CODE_SESSION, None)
+                .await;
             assert_eq!(state(&r), ("Close", "Failed"), "{reason}");
             assert_eq!(r.messages[0].content, MSG_NOT_VERIFIED);
             assert_eq!((a.outcome.as_str(), a.reason.as_str()), ("refused", reason));
@@ -1927,14 +1970,24 @@ mod tests {
     #[tokio::test]
     async fn unlock_clears_the_lockout_and_changes_no_password() {
         let rig = otp_rig(&[("RESETPW_SERVICE_DESK_NUMBER", "+15555550100")]);
-        let (r, _) = rig.turn("DialogCodeHook", "UnlockAccount", CODE_SESSION, None).await;
+        let (r, _) = rig
+            .turn("DialogCodeHook", "UnlockAccount", CODE_SESSION, None)
+            .await;
         assert_eq!(state(&r).0, "ElicitSlot");
         let code = last_code(&rig);
         assert!(rig.notifier.sent.lock().unwrap()[0]
             .1
             .contains("unlock code"));
-        rig.turn("DialogCodeHook", "UnlockAccount", CODE_SESSION, Some(&code)).await;
-        let (r, a) = rig.turn("FulfillmentCodeHook", "UnlockAccount", CODE_SESSION, Some(&code)).await;
+        rig.turn("DialogCodeHook", "UnlockAccount", CODE_SESSION, Some(&code))
+            .await;
+        let (r, a) = rig
+            .turn(
+                "FulfillmentCodeHook",
+                "UnlockAccount",
+                CODE_SESSION,
+                Some(&code),
+            )
+            .await;
         assert_eq!(state(&r), ("Close", "Fulfilled"));
         assert_eq!(r.messages[0].content, MSG_UNLOCKED);
         assert_eq!(r.session_state.intent.name, "UnlockAccount");
@@ -1992,14 +2045,17 @@ mod tests {
             ("RESETPW_EMAIL_FROM", "it@example.com"),
             ("RESETPW_SERVICE_DESK_NUMBER", "+15555550100"),
         ]);
-        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None).await;
+        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, None)
+            .await;
         let code = last_code(&rig);
         assert!(
             rig.notifier.emails.lock().unwrap().is_empty(),
             "no email for a code"
         );
-        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
-        rig.turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code)).await;
+        rig.turn("DialogCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
+        rig.turn("FulfillmentCodeHook", "ResetPW", CODE_SESSION, Some(&code))
+            .await;
         let pw = rig.directory.passwords.lock().unwrap()["CN=John Doe,OU=Staff,DC=example,DC=com"]
             .clone();
         let emails = rig.notifier.emails.lock().unwrap().clone();

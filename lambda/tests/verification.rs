@@ -303,3 +303,150 @@ async fn the_owner_is_emailed_once_without_the_password() {
     assert!(body.contains("If you did not ask for this"), "{body}");
     assert!(!body.contains(&password) && !subject.contains(&password));
 }
+
+const WRONGCODE: Fixture = Fixture {
+    sam: "rp.wrongcode",
+    dob: "1991-11-21",
+    month: "November",
+    phone: "+15550100040",
+};
+
+/// Not the code `code` (six digits all the same, differing from its first).
+fn not(code: &str) -> String {
+    let first = code.as_bytes()[0];
+    let digit = if first == b'0' { '1' } else { '0' };
+    std::iter::repeat_n(digit, 6).collect()
+}
+
+#[tokio::test]
+async fn three_wrong_codes_end_the_session_and_lock_the_user_id_out() {
+    let before = read_attribute(WRONGCODE.sam, "pwdLastSet").await;
+    let setup = Setup::new("wrongcode")
+        .with("RESETPW_ONE_TIME_CODE", "on")
+        .with("RESETPW_MAX_FAILURES", "3");
+    let (handler, _) = setup.handler().await;
+    let session = "wrongcode-1";
+    let (r, _) = run(
+        &handler,
+        event("DialogCodeHook", "ResetPW", &WRONGCODE, session, None),
+    )
+    .await;
+    assert_eq!(kind(&r).0, "ElicitSlot");
+    let code = code_in(&sms_published(&setup.app).await[0].1);
+    let wrong = not(&code);
+    // Two wrong codes: asked again; the third ends the session with the generic answer.
+    for _ in 0..2 {
+        let (r, a) = run(
+            &handler,
+            event(
+                "DialogCodeHook",
+                "ResetPW",
+                &WRONGCODE,
+                session,
+                Some(&wrong),
+            ),
+        )
+        .await;
+        assert_eq!(kind(&r).0, "ElicitSlot", "{a:?}");
+    }
+    let (r, a) = run(
+        &handler,
+        event(
+            "DialogCodeHook",
+            "ResetPW",
+            &WRONGCODE,
+            session,
+            Some(&wrong),
+        ),
+    )
+    .await;
+    assert_eq!(kind(&r), ("Close", "Failed"), "{a:?}");
+    assert_eq!(r.messages[0].content, MSG_NOT_VERIFIED);
+    // The right code after that: the session is over.
+    let (r, _) = run(
+        &handler,
+        event(
+            "FulfillmentCodeHook",
+            "ResetPW",
+            &WRONGCODE,
+            session,
+            Some(&code),
+        ),
+    )
+    .await;
+    assert_eq!(kind(&r), ("Close", "Failed"));
+    // The three wrong codes were three failures of the user ID: a new call with the right
+    // answers is locked out before any code is sent.
+    let (r, a) = run(
+        &handler,
+        event("DialogCodeHook", "ResetPW", &WRONGCODE, "wrongcode-2", None),
+    )
+    .await;
+    assert_eq!(kind(&r), ("Close", "Failed"), "{a:?}");
+    assert_eq!(a.reason, "locked_out");
+    assert_eq!(
+        sms_published(&setup.app).await.len(),
+        1,
+        "only the first code"
+    );
+    assert_eq!(read_attribute(WRONGCODE.sam, "pwdLastSet").await, before);
+}
+
+#[tokio::test]
+async fn one_calling_number_cannot_try_a_sixth_user_id_within_the_hour() {
+    let before = read_attribute(WRONGCODE.sam, "pwdLastSet").await;
+    // The caller-ID check off, so that the one number may claim any user.
+    let setup = Setup::new("spray")
+        .with("RESETPW_ONE_TIME_CODE", "on")
+        .with("RESETPW_CALLER_ID_CHECK", "off");
+    let (handler, _) = setup.handler().await;
+    let from = |mut e: LexEvent| {
+        e.session_state
+            .session_attributes
+            .get_or_insert_with(Default::default)
+            .insert("CallerNumber".into(), "+15550109876".into());
+        e
+    };
+    for i in 0..5 {
+        let nobody = Fixture {
+            sam: [
+                "rp.nobody1",
+                "rp.nobody2",
+                "rp.nobody3",
+                "rp.nobody4",
+                "rp.nobody5",
+            ][i],
+            ..WRONGCODE
+        };
+        let (_, a) = run(
+            &handler,
+            from(event(
+                "DialogCodeHook",
+                "ResetPW",
+                &nobody,
+                &format!("spray-{i}"),
+                None,
+            )),
+        )
+        .await;
+        assert_eq!(a.reason, "unknown_user", "{a:?}");
+    }
+    // The sixth, a real user with every answer right: refused like the others, before the
+    // directory is asked, with nothing texted.
+    let (r, a) = run(
+        &handler,
+        from(event(
+            "DialogCodeHook",
+            "ResetPW",
+            &WRONGCODE,
+            "spray-6",
+            None,
+        )),
+    )
+    .await;
+    assert_eq!(kind(&r), ("Close", "Failed"), "{a:?}");
+    assert_eq!(r.messages[0].content, MSG_NOT_VERIFIED);
+    assert_eq!(a.reason, "caller_throttled");
+    assert!(sms_published(&setup.app).await.is_empty());
+    assert_eq!(read_attribute(WRONGCODE.sam, "pwdLastSet").await, before);
+}

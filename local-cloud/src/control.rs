@@ -61,7 +61,9 @@ async fn hang_up(AxState(state): AxState<Arc<State>>, Path(id): Path<String>) ->
     answer(calls::hang_up(env_of(&state), &id).await)
 }
 
-fn answer(result: Result<serde_json::Value, calls::CallError>) -> (StatusCode, Json<serde_json::Value>) {
+fn answer(
+    result: Result<serde_json::Value, calls::CallError>,
+) -> (StatusCode, Json<serde_json::Value>) {
     match result {
         Ok(contact) => (StatusCode::OK, Json(contact)),
         Err(err) => {

@@ -547,7 +547,10 @@ async fn open_calls_steps() -> R {
         heard(&call),
         vec![line("flow", GREETING), line("flow", BOT_PROMPT)]
     );
-    let id = call["contact_id"].as_str().ok_or("a contact id")?.to_string();
+    let id = call["contact_id"]
+        .as_str()
+        .ok_or("a contact id")?
+        .to_string();
     let turns = format!("/_localcloud/connect/calls/{id}/turns");
 
     let (status, call) = post(&turns, &json!({"text": "reset my password"})).await;
@@ -580,7 +583,10 @@ async fn open_calls_steps() -> R {
     )
     .await;
     assert_eq!(call["waiting_for_customer"], true, "{call:#}");
-    let id = call["contact_id"].as_str().ok_or("a contact id")?.to_string();
+    let id = call["contact_id"]
+        .as_str()
+        .ok_or("a contact id")?
+        .to_string();
     let (_, left) = hang_up(&id).await;
     assert_eq!(left["waiting_for_customer"], false, "{left:#}");
     assert_eq!(left["disposition"]["by"], "customer", "{left:#}");
