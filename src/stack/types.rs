@@ -601,7 +601,9 @@ pub struct Fulfillment {
     #[serde(default = "yes")]
     pub caller_id_check: bool,
     /// A prebuilt deployment zip (relative to the stack file), e.g. from `resetpw package` in
-    /// an earlier pipeline step. Without it, `up` and `diff` build the bundled lambda/ crate.
+    /// an earlier pipeline step. Without it, `up` and `diff` deploy the package built into a
+    /// release binary (a debug build builds the workspace's lambda/ on first use, and
+    /// RESETPW_LAMBDA_SOURCE builds another checkout's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<PathBuf>,
 }
