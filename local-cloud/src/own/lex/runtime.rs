@@ -54,7 +54,7 @@
 //! Unfilled slots are `null` in the Lambda event, as Lex sends them, but left out of the runtime
 //! answers: the Rust SDK reads `slots` as a dense map and refuses null values.
 
-use super::models::{Served, ServedIntent};
+use super::served::{Served, ServedIntent};
 use super::LexError;
 use crate::own::lambda::Lambda;
 use axum::http::Method;
