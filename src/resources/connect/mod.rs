@@ -5,6 +5,7 @@
 pub mod association;
 pub mod flow;
 pub mod instance;
+pub mod number_flow;
 pub mod phone_number;
 
 use crate::aws::{ApiError, Cx};
