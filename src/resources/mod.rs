@@ -72,10 +72,11 @@ pub fn all(stack: &str) -> Vec<Box<dyn Resource>> {
 }
 
 /// The `connect` section's resources (see `connect/mod.rs`): the instance when the stack
-/// creates it (none when it names an existing `instance_id`), the bot association, the flow and
-/// the phone number. For `down` (no section) each is found by tags or name in any instance.
+/// creates it (none when it names an existing `instance_id`), the bot association, the flow,
+/// the phone number and the number's association with the flow. For `down` (no section) each is
+/// found by tags or name in any instance.
 fn connect(stack: &str, config: Option<&crate::stack::Connect>) -> Vec<Box<dyn Resource>> {
-    use connect::{association, flow, instance, phone_number, Placement};
+    use connect::{association, flow, instance, number_flow, phone_number, Placement};
     let placement = Placement::of(config);
     let mut list: Vec<Box<dyn Resource>> = Vec::new();
     match &placement {
@@ -97,13 +98,14 @@ fn connect(stack: &str, config: Option<&crate::stack::Connect>) -> Vec<Box<dyn R
     )));
     list.push(Box::new(phone_number::PhoneNumber::new(
         stack,
-        placement,
+        placement.clone(),
         config.map(|c| phone_number::Config {
             country_code: c.phone_number.country_code.clone(),
             number_type: c.phone_number.number_type.clone(),
             prefix: c.phone_number.prefix.clone(),
         }),
     )));
+    list.push(Box::new(number_flow::NumberFlow::new(stack, placement)));
     list
 }
 
@@ -325,6 +327,21 @@ mod tests {
     fn policies_are_url_decoded() {
         let v = decode_policy("%7B%22Version%22%3A%222012-10-17%22%7D");
         assert_eq!(v["Version"], "2012-10-17");
+    }
+
+    #[test]
+    fn the_number_is_claimed_beside_the_flow_and_only_its_association_waits_for_it() {
+        let all = all("s");
+        let deps = |id: &str| {
+            all.iter()
+                .find(|r| r.id() == id)
+                .unwrap_or_else(|| panic!("{id} is listed"))
+                .depends_on()
+        };
+        assert_eq!(deps(connect::phone_number::ID), vec![connect::instance::ID]);
+        let association = deps(connect::number_flow::ID);
+        assert!(association.contains(&connect::phone_number::ID));
+        assert!(association.contains(&connect::flow::ID));
     }
 
     #[test]

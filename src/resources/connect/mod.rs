@@ -1,10 +1,12 @@
 //! Amazon Connect: the instance (created, or an existing one named by `instance_id`), the bot
-//! association, the password-reset contact flow and the claimed phone number. This file holds
-//! what they share: where the instance is, the flow generator and its local checker, tags.
+//! association, the password-reset contact flow, the claimed phone number and the flow it rings
+//! (`number_flow.rs`). This file holds what they share: where the instance is, the flow
+//! generator and its local checker, tags.
 
 pub mod association;
 pub mod flow;
 pub mod instance;
+pub mod number_flow;
 pub mod phone_number;
 
 use crate::aws::{ApiError, Cx};

@@ -1,11 +1,13 @@
 //! The phone number callers dial: searched (country, type, prefix), claimed with the stack's
-//! tags, waited for until CLAIMED, found again by its tags, and associated with the flow. A
-//! released number can never be claimed again, so releasing it (by `down`, or by a changed
-//! `phone_number` setting, which is a replacement) needs `--release-phone-number`.
+//! tags, waited for until CLAIMED and found again by its tags. It needs only the instance, so
+//! its claim runs while the bot and the flow are still being made; which flow it rings is a
+//! resource of its own (`number_flow.rs`). A released number can never be claimed again, so
+//! releasing it (by `down`, or by a changed `phone_number` setting, which is a replacement)
+//! needs `--release-phone-number`.
 
 use super::{tag_map, target_instance, FoundInstance, Placement, GONE};
 use crate::aws::{ApiError, Cx};
-use crate::engine::{input, Action, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
+use crate::engine::{Action, Change, Live, Outputs, Prop, Props, Resource, ResourceError};
 use crate::resources::{api, other, tolerate};
 use crate::wait::{wait_until, Backoff, Poll};
 use aws_sdk_connect::types::{PhoneNumberCountryCode, PhoneNumberType};
@@ -142,27 +144,6 @@ impl PhoneNumber {
         }
     }
 
-    async fn associate(
-        &self,
-        cx: &Cx,
-        number_id: &str,
-        instance_id: &str,
-        inputs: &Outputs,
-    ) -> Result<(), ResourceError> {
-        let flow = inputs
-            .get(&format!("{}.id", super::flow::ID))
-            .ok_or_else(|| other("the number needs the contact flow, which does not exist yet; run `resetpw up` again"))?;
-        cx.connect
-            .associate_phone_number_contact_flow()
-            .phone_number_id(number_id)
-            .instance_id(instance_id)
-            .contact_flow_id(flow)
-            .send()
-            .await
-            .map_err(api("associate the contact flow with", KIND, number_id))?;
-        Ok(())
-    }
-
     fn outputs(id: &str, arn: &str, number: &str) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("id".to_string(), id.to_string()),
@@ -170,6 +151,89 @@ impl PhoneNumber {
             ("number".to_string(), number.to_string()),
         ])
     }
+}
+
+/// The stack's number as Connect describes it.
+pub struct Found {
+    pub id: String,
+    pub arn: String,
+    pub number: String,
+    pub instance_id: String,
+    pub country: String,
+    pub kind: String,
+    /// IN_PROGRESS, CLAIMED or FAILED, and what Connect says about it.
+    pub status: String,
+    pub status_message: String,
+}
+
+/// The stack's number: the first of the account's claimed numbers, in listing order, that
+/// carries the stack's tags for this resource. Every number is described at once (at most
+/// `DESCRIBE_AT_ONCE` in flight). Shared with the number's flow association.
+pub async fn find(cx: &Cx) -> Result<Option<Found>, ResourceError> {
+    let mut pages = cx.connect.list_phone_numbers_v2().into_paginator().send();
+    let mut ids = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(api("list", KIND, &format!("{}-phone-number", cx.stack)))?;
+        ids.extend(
+            page.list_phone_numbers_summary_list()
+                .iter()
+                .map(|s| s.phone_number_id().unwrap_or_default().to_string()),
+        );
+    }
+    let reads: Vec<_> = ids
+        .iter()
+        .map(|id| async move {
+            tolerate(
+                cx.connect
+                    .describe_phone_number()
+                    .phone_number_id(id)
+                    .send()
+                    .await,
+                GONE,
+            )
+            .map_err(api("read", KIND, id))
+        })
+        .collect();
+    let described: Vec<_> = futures::stream::iter(reads)
+        .buffered(DESCRIBE_AT_ONCE)
+        .collect()
+        .await;
+    for (id, d) in ids.iter().zip(described) {
+        let Some(d) = d? else {
+            continue;
+        };
+        let Some(d) = d.claimed_phone_number_summary() else {
+            continue;
+        };
+        let tags: BTreeMap<String, String> = d
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if !cx.owns(&tags) || tags.get(crate::aws::RESOURCE_TAG).map(String::as_str) != Some(ID) {
+            continue;
+        }
+        let status = d.phone_number_status();
+        return Ok(Some(Found {
+            id: id.clone(),
+            arn: d.phone_number_arn().unwrap_or_default().to_string(),
+            number: d.phone_number().unwrap_or_default().to_string(),
+            instance_id: d.instance_id().unwrap_or_default().to_string(),
+            country: d
+                .phone_number_country_code()
+                .map_or("", |c| c.as_str())
+                .to_string(),
+            kind: d.phone_number_type().map_or("", |t| t.as_str()).to_string(),
+            status: status
+                .and_then(|s| s.status())
+                .map_or("", |s| s.as_str())
+                .to_string(),
+            status_message: status
+                .and_then(|s| s.message())
+                .unwrap_or_default()
+                .to_string(),
+        }));
+    }
+    Ok(None)
 }
 
 #[async_trait::async_trait]
@@ -184,146 +248,59 @@ impl Resource for PhoneNumber {
         format!("{}-phone-number", self.stack)
     }
     fn depends_on(&self) -> Vec<&'static str> {
-        vec![super::instance::ID, super::flow::ID]
+        vec![super::instance::ID]
     }
     fn replace_fields(&self) -> &'static [&'static str] {
         &["settings"]
     }
-    /// The account's numbers; then every number described at once; then the flow
-    /// associations of its instance.
+    /// The account's numbers; then every number described at once.
     fn read_rounds(&self) -> usize {
+        2
+    }
+    /// SearchAvailablePhoneNumbers; ClaimPhoneNumber; wait until CLAIMED (the stack's new
+    /// instance is known from its outputs).
+    fn create_rounds(&self) -> usize {
         3
     }
-    /// SearchAvailablePhoneNumbers; ClaimPhoneNumber; wait until CLAIMED; then associate the
-    /// flow (the stack's new instance is known from its outputs).
-    fn create_rounds(&self) -> usize {
-        4
-    }
 
-    fn desired(&self, _cx: &Cx, inputs: &Outputs) -> Props {
+    /// A claim still in progress (a run stopped during its wait) shows as a change of `status`,
+    /// so `up` waits for it before the number's flow is associated.
+    fn desired(&self, _cx: &Cx, _inputs: &Outputs) -> Props {
         Props::from([
             ("settings", Prop::Known(self.settings())),
-            (
-                "contact_flow",
-                input(inputs, &format!("{}.id", super::flow::ID)),
-            ),
+            ("status", Prop::Known(json!("CLAIMED"))),
         ])
     }
 
     /// Found by the stack's tags among the account's claimed numbers.
     async fn observe(&self, cx: &Cx) -> Result<Option<Live>, ResourceError> {
-        let mut pages = cx.connect.list_phone_numbers_v2().into_paginator().send();
-        let mut summaries = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(api("list", KIND, &self.name()))?;
-            summaries.extend(page.list_phone_numbers_summary_list().to_vec());
-        }
-        // Every number described at once (at most `DESCRIBE_AT_ONCE` in flight), taken in
-        // listing order: the first carrying the stack's tags is the one.
-        let ids: Vec<String> = summaries
-            .iter()
-            .map(|s| s.phone_number_id().unwrap_or_default().to_string())
-            .collect();
-        let reads: Vec<_> = ids
-            .iter()
-            .map(|id| async move {
-                tolerate(
-                    cx.connect
-                        .describe_phone_number()
-                        .phone_number_id(id)
-                        .send()
-                        .await,
-                    GONE,
-                )
-                .map_err(api("read", KIND, id))
-            })
-            .collect();
-        let described: Vec<_> = futures::stream::iter(reads)
-            .buffered(DESCRIBE_AT_ONCE)
-            .collect()
-            .await;
-        for (id, d) in ids.iter().zip(described) {
-            let id = id.as_str();
-            let Some(d) = d? else {
-                continue;
-            };
-            let Some(d) = d.claimed_phone_number_summary() else {
-                continue;
-            };
-            let tags: BTreeMap<String, String> = d
-                .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            if !cx.owns(&tags) || tags.get(crate::aws::RESOURCE_TAG).map(String::as_str) != Some(ID)
-            {
-                continue;
-            }
-            let number = d.phone_number().unwrap_or_default().to_string();
-            let instance_id = d.instance_id().unwrap_or_default().to_string();
-            let country = d
-                .phone_number_country_code()
-                .map_or("", |c| c.as_str())
-                .to_string();
-            let kind = d.phone_number_type().map_or("", |t| t.as_str()).to_string();
-            // The live settings, read as the stack file writes them: the prefix counts as
-            // matching when the number starts with it.
-            let prefix = self
-                .config
-                .as_ref()
-                .and_then(|c| c.prefix.clone())
-                .filter(|p| {
-                    number.starts_with(p.as_str())
-                        || number.starts_with(&format!("+{}", p.trim_start_matches('+')))
-                });
-            let settings = json!({"country_code": country, "type": kind, "prefix": prefix});
-            let flow = if instance_id.is_empty() {
-                Value::Null
-            } else {
-                let mut flow = Value::Null;
-                let assoc = cx
-                    .connect
-                    .list_flow_associations()
-                    .instance_id(&instance_id)
-                    .resource_type(
-                        aws_sdk_connect::types::ListFlowAssociationResourceType::VoicePhoneNumber,
-                    )
-                    .send()
-                    .await;
-                if let Some(a) = tolerate(assoc, GONE).map_err(api(
-                    "list the flow associations of",
-                    KIND,
-                    &number,
-                ))? {
-                    for f in a.flow_association_summary_list() {
-                        if f.resource_id() == d.phone_number_arn()
-                            || f.resource_id() == d.phone_number_id()
-                        {
-                            let fid = f.flow_id().unwrap_or_default();
-                            flow = json!(fid.rsplit('/').next().unwrap_or(fid));
-                        }
-                    }
-                }
-                flow
-            };
-            let status = d
-                .phone_number_status()
-                .and_then(|s| s.status())
-                .map_or("", |s| s.as_str())
-                .to_string();
-            return Ok(Some(Live {
-                physical_id: id.to_string(),
-                props: BTreeMap::from([
-                    ("settings", settings),
-                    ("contact_flow", flow),
-                    ("number", json!(number)),
-                    ("status", json!(status)),
-                    ("instance_id", json!(instance_id)),
-                ]),
-                outputs: Self::outputs(id, d.phone_number_arn().unwrap_or_default(), &number),
-                owned: true,
-            }));
-        }
-        Ok(None)
+        let Some(n) = find(cx).await? else {
+            return Ok(None);
+        };
+        // The live settings, read as the stack file writes them: the prefix counts as matching
+        // when the number starts with it.
+        let prefix = self
+            .config
+            .as_ref()
+            .and_then(|c| c.prefix.clone())
+            .filter(|p| {
+                n.number.starts_with(p.as_str())
+                    || n.number
+                        .starts_with(&format!("+{}", p.trim_start_matches('+')))
+            });
+        let settings = json!({"country_code": n.country, "type": n.kind, "prefix": prefix});
+        Ok(Some(Live {
+            physical_id: n.id.clone(),
+            props: BTreeMap::from([
+                ("settings", settings),
+                ("number", json!(n.number)),
+                ("status", json!(n.status)),
+                ("status_message", json!(n.status_message)),
+                ("instance_id", json!(n.instance_id)),
+            ]),
+            outputs: Self::outputs(&n.id, &n.arn, &n.number),
+            owned: true,
+        }))
     }
 
     async fn create(
@@ -368,10 +345,7 @@ impl Resource for PhoneNumber {
             cx.progress
                 .begin(ID, &format!("{KIND} {}: claiming {number}", self.name()));
             match self.claim(cx, &instance, number).await? {
-                Claim::Claimed(id, arn) => {
-                    self.associate(cx, &id, &instance.id, inputs).await?;
-                    return Ok(Self::outputs(&id, &arn, number));
-                }
+                Claim::Claimed(id, arn) => return Ok(Self::outputs(&id, &arn, number)),
                 Claim::Next(why) => refused.push(why),
             }
         }
@@ -387,7 +361,7 @@ impl Resource for PhoneNumber {
         cx: &Cx,
         live: &Live,
         _changes: &[Change],
-        inputs: &Outputs,
+        _inputs: &Outputs,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
         let number = live
             .props
@@ -395,19 +369,24 @@ impl Resource for PhoneNumber {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if live.props.get("status") == Some(&json!("IN_PROGRESS")) {
-            if let Err(reason) = self.wait_claimed(cx, &live.physical_id, &number).await? {
-                return Err(other(format!("the claim of {number} FAILED: {reason}; release it with `resetpw down --release-phone-number` or in the Connect console")));
-            }
+        let failed = match live.props.get("status").and_then(Value::as_str) {
+            Some("IN_PROGRESS") => self
+                .wait_claimed(cx, &live.physical_id, &number)
+                .await?
+                .err(),
+            Some("FAILED") => Some(
+                live.props
+                    .get("status_message")
+                    .and_then(Value::as_str)
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or("no reason given")
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        if let Some(reason) = failed {
+            return Err(other(format!("the claim of {number} FAILED: {reason}; release it with `resetpw down --release-phone-number` or in the Connect console")));
         }
-        let instance_id = live
-            .props
-            .get("instance_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        self.associate(cx, &live.physical_id, &instance_id, inputs)
-            .await?;
         Ok(live.outputs.clone())
     }
 
